@@ -1,0 +1,1 @@
+"""LINE channel: webhook, inbox, dispatcher, LINE client, message builders, CLI and sandbox."""

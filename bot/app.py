@@ -1,0 +1,107 @@
+"""The app factory: one FastAPI app serving the webhook, health, the admin UI and (demo, tests)
+the LINE sandbox, with the inbox processor running in the background unless a worker does it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from sqlalchemy import update
+
+import admin
+from bot import webhook
+from bot.db import Database
+from bot.delivery import Delivery
+from bot.inbox import InboxEvent, InboxStatus
+from bot.line_client import LineClient
+from bot.outbox import OutboxMessage, OutboxStatus
+from bot.processor import InboxProcessor
+from bot.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+
+def release_leases(db: Database) -> None:
+    """Single-process mode (SQLite): whatever was in flight when we last stopped is ours again now."""
+    with db.session() as db_session:
+        db_session.execute(
+            update(InboxEvent).where(InboxEvent.status == InboxStatus.PROCESSING).values(status=InboxStatus.PENDING)
+        )
+        db_session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.status == OutboxStatus.SENDING)
+            .values(status=OutboxStatus.PENDING, ambiguous_attempt=True)
+        )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    db = Database(settings.database_url)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        client = LineClient(settings)
+        delivery = Delivery(db, settings, client)
+        app.state.line_client = client
+        app.state.delivery = delivery
+        stop = asyncio.Event()
+        task = None
+        if settings.process_inbox_in_web:
+            if db.dialect == "sqlite":
+                release_leases(db)
+            processor = InboxProcessor(db, settings, client, delivery)
+            app.state.processor = processor
+            task = asyncio.create_task(processor.run_forever(stop), name="inbox-processor")
+        try:
+            yield
+        finally:
+            stop.set()
+            if app.state.processor is not None:
+                app.state.processor.wake()
+            if task is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.wait_for(task, timeout=10)
+            await client.close()
+            db.dispose()
+
+    app = FastAPI(
+        title="madoguchi",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url="/api/docs",
+        openapi_url="/api/openapi.json",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.db = db
+    app.state.processor = None
+    app.state.sandbox = None
+    app.include_router(webhook.router)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> JSONResponse:
+        ok = await asyncio.to_thread(db.ping)
+        return JSONResponse(
+            {"status": "ok" if ok else "degraded", "database": "ok" if ok else "unreachable"},
+            status_code=200 if ok else 503,
+        )
+
+    if settings.sandbox_enabled:
+        from bot.sandbox import SandboxPlatform, create_sandbox_router
+
+        platform = SandboxPlatform(
+            channel_secret=settings.line_channel_secret,
+            access_token=settings.line_channel_access_token,
+            webhook_url=f"{settings.public_base_url}/callback",
+            allow_http_images=True,
+        )
+        app.state.sandbox = platform
+        app.include_router(create_sandbox_router(platform))
+
+    admin.register(app)
+    return app

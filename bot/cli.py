@@ -1,0 +1,165 @@
+"""The `madoguchi` command."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from bot.settings import ConfigError, Settings, get_settings
+
+
+def _settings() -> Settings:
+    try:
+        return get_settings()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@click.group()
+def main() -> None:
+    """madoguchi: the city's LINE front door."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--var-dir", default="var", show_default=True, type=click.Path(file_okay=False, path_type=Path))
+def demo(host: str, port: int, var_dir: Path) -> None:
+    """Everything on this machine: SQLite, demo data, admin UI and the LINE sandbox chat page."""
+    import uvicorn
+
+    from bot.app import create_app
+    from bot.demo import demo_settings, deploy_rich_menu_when_up
+    from bot.migrate import upgrade
+    from bot.seed import load_demo_data
+
+    try:
+        settings = demo_settings(host=host, port=port, var_dir=var_dir)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    _logging("WARNING")
+    upgrade(settings.database_url)
+    login = load_demo_data(settings)
+    app = create_app(settings)
+    base = settings.public_base_url
+
+    @app.on_event("startup")
+    async def _announce() -> None:
+        asyncio.get_running_loop().create_task(deploy_rich_menu_when_up(app, base))
+        click.echo("")
+        click.secho("madoguchi demo is running", bold=True)
+        click.echo(f"  LINE sandbox chat : {base}/sandbox")
+        click.echo(f"  Staff admin       : {base}/admin")
+        if login:
+            click.echo(f"  Demo staff login  : {login[0]} / {login[1]}")
+        click.echo(f"  Database          : {settings.database_url}")
+        click.echo("  Stop with Ctrl+C.")
+
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+@main.command()
+@click.option("--host", default="0.0.0.0", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+def serve(host: str, port: int) -> None:
+    """Production: real LINE, settings from the environment."""
+    import uvicorn
+
+    from bot.app import create_app
+
+    settings = _settings()
+    try:
+        settings.require_line()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    _logging(settings.log_level)
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level=settings.log_level.lower(),
+        proxy_headers=True,
+        forwarded_allow_ips="*",
+    )
+
+
+@main.command()
+def worker() -> None:
+    """Process the inbox and deliveries in a separate process (PostgreSQL deployments)."""
+    from bot.worker import run_worker
+
+    settings = _settings()
+    try:
+        settings.require_line()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    _logging(settings.log_level)
+    asyncio.run(run_worker(settings))
+
+
+@main.group()
+def db() -> None:
+    """Database schema (Alembic migrations)."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Create or migrate the schema to the newest revision."""
+    from bot.migrate import current, upgrade
+
+    settings = _settings()
+    upgrade(settings.database_url, revision)
+    click.echo(f"database at revision {current(settings.database_url)}")
+
+
+@db.command("current")
+def db_current() -> None:
+    from bot.migrate import current
+
+    click.echo(current(_settings().database_url) or "(empty)")
+
+
+@main.group()
+def richmenu() -> None:
+    """The rich menu (the citizen's main entrance)."""
+
+
+@richmenu.command("deploy")
+def richmenu_deploy() -> None:
+    """Create the rich menu through the LINE API, upload its image and make it the default."""
+    from bot import richmenu as richmenu_module
+    from bot.line_client import LineClient
+
+    settings = _settings()
+    if not settings.line_channel_access_token:
+        raise click.ClickException("LINE_CHANNEL_ACCESS_TOKEN is not set.")
+
+    async def run() -> str:
+        client = LineClient(settings)
+        try:
+            return await richmenu_module.deploy(api=client.api, blob_api=client.blob_api)
+        finally:
+            await client.close()
+
+    click.echo(f"rich menu deployed: {asyncio.run(run())}")
+
+
+def _register_optional_groups() -> None:
+    from admin.cli import admin_group
+
+    main.add_command(admin_group, "admin")
+
+
+try:
+    _register_optional_groups()
+except ImportError as exc:  # pragma: no cover - only while admin is being built
+    print(f"(admin commands unavailable: {exc})", file=sys.stderr)

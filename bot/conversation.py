@@ -1,0 +1,69 @@
+"""Where a citizen is in a multi-step flow, kept in the database with an expiry.
+
+Any process can take the citizen's next event: nothing lives in process memory.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import String, delete
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from bot import clock
+from bot.db import Base, JSONType, UTCDateTime
+
+
+class Conversation(Base):
+    __tablename__ = "conversations"
+
+    chat_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    flow: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(64))
+    data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+def get_active(*, db_session: Session, chat_id: str) -> Conversation | None:
+    """The open conversation, or None; an expired one is removed and reported as None."""
+    conversation = db_session.get(Conversation, chat_id)
+    if conversation is None:
+        return None
+    if conversation.expires_at <= clock.now():
+        db_session.delete(conversation)
+        db_session.flush()
+        return None
+    return conversation
+
+
+def was_expired(*, db_session: Session, chat_id: str) -> Conversation | None:
+    """The conversation if it exists but has run out (the caller may tell the citizen so)."""
+    conversation = db_session.get(Conversation, chat_id)
+    if conversation is not None and conversation.expires_at <= clock.now():
+        return conversation
+    return None
+
+
+def save(
+    *, db_session: Session, chat_id: str, flow: str, state: str, data: dict[str, Any], timeout: timedelta
+) -> Conversation:
+    now = clock.now()
+    conversation = db_session.get(Conversation, chat_id)
+    if conversation is None:
+        conversation = Conversation(
+            chat_id=chat_id, flow=flow, state=state, data=data, updated_at=now, expires_at=now + timeout
+        )
+        db_session.add(conversation)
+    else:
+        conversation.flow, conversation.state = flow, state
+        conversation.data = dict(data)
+        conversation.updated_at, conversation.expires_at = now, now + timeout
+    db_session.flush()
+    return conversation
+
+
+def end(*, db_session: Session, chat_id: str) -> None:
+    db_session.execute(delete(Conversation).where(Conversation.chat_id == chat_id))
+    db_session.flush()

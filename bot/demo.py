@@ -1,0 +1,69 @@
+"""`madoguchi demo`: the whole product on this machine with no LINE account.
+
+SQLite under ./var, secrets generated once and kept in ./var/demo-secrets.json, the LINE sandbox
+standing in for LINE, the rich menu deployed to it, and a demo staff login.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+from pathlib import Path
+from typing import Any
+
+from bot.settings import Settings, load_settings
+
+log = logging.getLogger(__name__)
+
+
+def demo_secrets(var_dir: Path) -> dict[str, str]:
+    path = var_dir / "demo-secrets.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    values = {
+        "line_channel_secret": secrets.token_hex(16),
+        "line_channel_access_token": secrets.token_urlsafe(32),
+        "secret_key": secrets.token_urlsafe(48),
+    }
+    var_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(values, indent=2))
+    path.chmod(0o600)
+    return values
+
+
+def demo_settings(*, host: str, port: int, var_dir: Path, **overrides: Any) -> Settings:
+    base = f"http://{host}:{port}"
+    values: dict[str, Any] = {
+        **demo_secrets(var_dir),
+        "database_url": f"sqlite:///{var_dir / 'demo.db'}",
+        "public_base_url": base,
+        "line_api_base_url": f"{base}/sandbox/line",
+        "line_data_api_base_url": f"{base}/sandbox/line",
+        "sandbox_enabled": True,
+        "demo_mode": True,
+    }
+    values.update(overrides)
+    return load_settings(**values)
+
+
+async def deploy_rich_menu_when_up(app: Any, base_url: str) -> None:
+    """Deploys the rich menu to the sandbox once the server answers (it cannot before it listens)."""
+    import httpx
+
+    from bot import richmenu
+
+    async with httpx.AsyncClient() as http:
+        for _ in range(100):
+            try:
+                if (await http.get(f"{base_url}/healthz")).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.1)
+    client = app.state.line_client
+    try:
+        await richmenu.deploy(api=client.api, blob_api=client.blob_api)
+    except Exception:
+        log.exception("rich menu deployment to the sandbox failed")

@@ -1,0 +1,250 @@
+"""The webhook inbox: every event is stored before LINE gets its 200, then processed once.
+
+Claiming follows one rule on both databases: an event is taken only when no earlier event of the
+same chat is still waiting for its first try or being processed, so one citizen's messages are
+handled in order while different citizens are handled in parallel. On PostgreSQL several processes
+claim with FOR UPDATE SKIP LOCKED; a claim is a lease, so a process killed mid-way loses nothing:
+its events become claimable again when the lease runs out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import Index, Integer, String, Text, and_, exists, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
+
+from bot import clock
+from bot.db import Base, JSONType, UTCDateTime
+from bot.events import Event, event_key
+
+# Waits between tries of a failing event (seconds); the last failure makes a dead letter.
+RETRY_BACKOFF = (1, 5, 30, 120, 600)
+
+
+class InboxStatus(StrEnum):
+    PENDING = "pending"
+    PROCESSING = "processing"
+    DONE = "done"
+    DEAD = "dead"
+
+
+class InboxEvent(Base):
+    __tablename__ = "inbox_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_key: Mapped[str] = mapped_column(String(64), unique=True)
+    event_type: Mapped[str] = mapped_column(String(40))
+    chat_id: Mapped[str | None] = mapped_column(String(64))
+    user_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    mode: Mapped[str] = mapped_column(String(16), default="active")
+    is_redelivery: Mapped[bool] = mapped_column(default=False)
+    event_time: Mapped[datetime] = mapped_column(UTCDateTime())
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    status: Mapped[InboxStatus] = mapped_column(String(16), default=InboxStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        Index("ix_inbox_events_status_next", "status", "next_attempt_at"),
+        Index("ix_inbox_events_chat_status", "chat_id", "status"),
+    )
+
+    @property
+    def event(self) -> Event:
+        return Event(self.payload)
+
+
+class InboxEventRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    event_key: str
+    event_type: str
+    user_id: str | None
+    mode: str
+    is_redelivery: bool
+    event_time: datetime
+    received_at: datetime
+    status: InboxStatus
+    attempts: int
+    last_error: str | None
+    processed_at: datetime | None
+
+
+def store(*, db_session: Session, raw_events: Sequence[dict[str, Any]]) -> int:
+    """Inserts events not seen before (by webhookEventId); returns how many were new."""
+    now = clock.now()
+    rows = []
+    seen: set[str] = set()
+    for raw in raw_events:
+        key = event_key(raw)
+        if key in seen:
+            continue
+        seen.add(key)
+        event = Event(raw)
+        rows.append(
+            {
+                "event_key": key,
+                "event_type": event.type[:40],
+                "chat_id": event.chat_id,
+                "user_id": event.user_id,
+                "mode": event.mode[:16],
+                "is_redelivery": event.is_redelivery,
+                "event_time": event.timestamp,
+                "received_at": now,
+                "payload": raw,
+                "status": InboxStatus.PENDING,
+                "attempts": 0,
+                "next_attempt_at": now,
+            }
+        )
+    if not rows:
+        return 0
+    dialect = db_session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(InboxEvent).values(rows).on_conflict_do_nothing(index_elements=["event_key"]).returning(InboxEvent.id)
+    return len(db_session.execute(stmt).all())
+
+
+def claim_batch(*, db_session: Session, limit: int, lease_seconds: int) -> list[InboxEvent]:
+    """Takes up to `limit` due events (in order per chat) and leases them to this process."""
+    now = clock.now()
+    earlier = aliased(InboxEvent)
+    blocked_by_earlier = exists().where(
+        and_(
+            earlier.chat_id == InboxEvent.chat_id,
+            earlier.id < InboxEvent.id,
+            or_(
+                and_(earlier.status == InboxStatus.PROCESSING, earlier.locked_until > now),
+                and_(earlier.status == InboxStatus.PENDING, earlier.attempts == 0),
+            ),
+        )
+    )
+    due = or_(
+        and_(InboxEvent.status == InboxStatus.PENDING, InboxEvent.next_attempt_at <= now),
+        # A lease that ran out: the process holding it died mid-way.
+        and_(InboxEvent.status == InboxStatus.PROCESSING, InboxEvent.locked_until <= now),
+    )
+    query = (
+        select(InboxEvent)
+        .where(due, or_(InboxEvent.chat_id.is_(None), ~blocked_by_earlier))
+        .order_by(InboxEvent.id)
+        .limit(limit)
+    )
+    if db_session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True, of=InboxEvent)
+    events = list(db_session.scalars(query))
+    if not events:
+        return []
+    # One event per chat per batch keeps a chat's events strictly ordered.
+    picked: list[InboxEvent] = []
+    chats: set[str] = set()
+    for event in events:
+        if event.chat_id is not None:
+            if event.chat_id in chats:
+                continue
+            chats.add(event.chat_id)
+        picked.append(event)
+    db_session.execute(
+        update(InboxEvent)
+        .where(InboxEvent.id.in_([e.id for e in picked]))
+        .values(
+            status=InboxStatus.PROCESSING,
+            locked_until=now + timedelta(seconds=lease_seconds),
+            attempts=InboxEvent.attempts + 1,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    db_session.flush()
+    for event in picked:
+        db_session.refresh(event)
+    return picked
+
+
+def get(*, db_session: Session, inbox_event_id: int) -> InboxEvent | None:
+    return db_session.get(InboxEvent, inbox_event_id)
+
+
+def lock_for_processing(*, db_session: Session, inbox_event_id: int) -> InboxEvent | None:
+    """Loads a claimed event inside the transaction that will finish it (row-locked on PostgreSQL).
+
+    Answers None when the event is no longer ours to process (finished by another process).
+    """
+    query = select(InboxEvent).where(InboxEvent.id == inbox_event_id)
+    if db_session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    event = db_session.scalars(query).one_or_none()
+    if event is None or event.status != InboxStatus.PROCESSING:
+        return None
+    return event
+
+
+def mark_done(*, db_session: Session, inbox_event: InboxEvent) -> None:
+    inbox_event.status = InboxStatus.DONE
+    inbox_event.processed_at = clock.now()
+    inbox_event.locked_until = None
+    inbox_event.last_error = None
+    db_session.flush()
+
+
+def mark_failed(*, db_session: Session, inbox_event_id: int, error: str, max_attempts: int) -> InboxEvent | None:
+    """Schedules another try with backoff, or keeps the event as a dead letter with its error."""
+    inbox_event = db_session.get(InboxEvent, inbox_event_id)
+    if inbox_event is None:
+        return None
+    inbox_event.last_error = error[:4000]
+    inbox_event.locked_until = None
+    if inbox_event.attempts >= max_attempts:
+        inbox_event.status = InboxStatus.DEAD
+        inbox_event.processed_at = clock.now()
+    else:
+        wait = RETRY_BACKOFF[min(inbox_event.attempts - 1, len(RETRY_BACKOFF) - 1)]
+        inbox_event.status = InboxStatus.PENDING
+        inbox_event.next_attempt_at = clock.now() + timedelta(seconds=wait)
+    db_session.flush()
+    return inbox_event
+
+
+def retry_dead(*, db_session: Session, inbox_event_id: int) -> InboxEvent | None:
+    """Puts a dead letter back in the queue (staff action); answers None if it is not dead."""
+    inbox_event = db_session.get(InboxEvent, inbox_event_id)
+    if inbox_event is None or inbox_event.status != InboxStatus.DEAD:
+        return None
+    inbox_event.status = InboxStatus.PENDING
+    inbox_event.attempts = 0
+    inbox_event.next_attempt_at = clock.now()
+    inbox_event.processed_at = None
+    db_session.flush()
+    return inbox_event
+
+
+def get_all_dead(*, db_session: Session, limit: int = 200) -> list[InboxEvent]:
+    query = select(InboxEvent).where(InboxEvent.status == InboxStatus.DEAD).order_by(InboxEvent.id.desc()).limit(limit)
+    return list(db_session.scalars(query))
+
+
+def count_by_status(*, db_session: Session) -> dict[str, int]:
+    rows = db_session.execute(select(InboxEvent.status, func.count()).group_by(InboxEvent.status))
+    counts = {status.value: 0 for status in InboxStatus}
+    counts.update({str(status): int(n) for status, n in rows})
+    return counts
+
+
+def next_due_in(*, db_session: Session) -> float | None:
+    """Seconds until the next pending event is due (None when nothing waits)."""
+    due = db_session.scalar(
+        select(func.min(InboxEvent.next_attempt_at)).where(InboxEvent.status == InboxStatus.PENDING)
+    )
+    if due is None:
+        return None
+    return max((due - clock.now()).total_seconds(), 0.0)

@@ -1,0 +1,233 @@
+"""The one way out to LINE: line-bot-sdk's async API with timeouts, classified errors and retries.
+
+- push and multicast carry an X-Line-Retry-Key, so they are retried on 5xx, timeouts and
+  "too many requests"; a 409 means LINE already accepted that key: success, not an error.
+- reply has no retry key (LINE accepts a token once), so it is tried once here; the outbox
+  decides what an ambiguous failure means.
+- 4xx other than 409/429 is never retried. A 429 for the monthly quota is final.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import aiohttp
+from linebot.v3.messaging import (
+    AsyncApiClient,
+    AsyncMessagingApi,
+    AsyncMessagingApiBlob,
+    Configuration,
+    Message,
+    MulticastRequest,
+    PushMessageRequest,
+    ReplyMessageRequest,
+    ShowLoadingAnimationRequest,
+)
+from linebot.v3.messaging.exceptions import ApiException
+
+from bot.citizens import CitizenProfile
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+MONTHLY_LIMIT = "monthly limit"
+
+
+class LineApiError(Exception):
+    """LINE (or the network) refused a request. `retryable` says whether trying again can help."""
+
+    def __init__(
+        self,
+        status: int | None,
+        message: str,
+        *,
+        retryable: bool,
+        request_id: str | None = None,
+        accepted_request_id: str | None = None,
+    ) -> None:
+        super().__init__(f"LINE API {status or 'network'}: {message}")
+        self.status = status
+        self.message = message
+        self.retryable = retryable
+        self.request_id = request_id
+        self.accepted_request_id = accepted_request_id
+
+    @property
+    def is_invalid_reply_token(self) -> bool:
+        return self.status == 400 and "reply token" in self.message.lower()
+
+    @property
+    def is_already_accepted(self) -> bool:
+        return self.status == 409
+
+
+@dataclass
+class SendResult:
+    request_id: str | None
+    status: int
+    sent_message_ids: list[str] = field(default_factory=list)
+    already_accepted: bool = False
+
+
+def _header(headers: Any, name: str) -> str | None:
+    if not headers:
+        return None
+    for key, value in dict(headers).items():
+        if key.lower() == name.lower():
+            return str(value)
+    return None
+
+
+def classify(exc: BaseException) -> LineApiError:
+    """Turns SDK and network exceptions into one error type with a retry verdict."""
+    if isinstance(exc, LineApiError):
+        return exc
+    if isinstance(exc, ApiException):
+        status = int(exc.status or 0)
+        message = str(exc.reason or "")
+        with contextlib.suppress(ValueError, AttributeError):
+            message = json.loads(exc.body or "{}").get("message", message)
+        retryable = status >= 500 or (status == 429 and MONTHLY_LIMIT not in message.lower())
+        return LineApiError(
+            status,
+            message,
+            retryable=retryable,
+            request_id=_header(exc.headers, "X-Line-Request-Id"),
+            accepted_request_id=_header(exc.headers, "X-Line-Accepted-Request-Id"),
+        )
+    if isinstance(exc, asyncio.TimeoutError | aiohttp.ClientError | OSError):
+        return LineApiError(None, f"{type(exc).__name__}: {exc}", retryable=True)
+    raise exc
+
+
+def to_messages(messages: Sequence[dict[str, Any]]) -> list[Message]:
+    return [Message.from_dict(m) for m in messages]
+
+
+class LineClient:
+    """Create inside a running event loop (aiohttp needs one); call `close()` at shutdown."""
+
+    def __init__(self, settings: Settings, *, retry_delays: Sequence[float] = (0.2, 0.8, 2.0)) -> None:
+        self._settings = settings
+        self._retry_delays = tuple(retry_delays)
+        self._timeout = settings.line_timeout_seconds
+        api_config = Configuration(host=settings.line_api_base_url, access_token=settings.line_channel_access_token)
+        data_config = Configuration(
+            host=settings.line_data_api_base_url, access_token=settings.line_channel_access_token
+        )
+        self._api_client = AsyncApiClient(api_config)
+        self._data_client = AsyncApiClient(data_config)
+        self.api = AsyncMessagingApi(self._api_client)
+        self.blob_api = AsyncMessagingApiBlob(self._data_client)
+
+    async def close(self) -> None:
+        await self._api_client.close()
+        await self._data_client.close()
+
+    async def _with_retries(self, call: Callable[[], Awaitable[T]], what: str) -> T:
+        for attempt in range(len(self._retry_delays) + 1):
+            try:
+                return await call()
+            except Exception as exc:  # classified below; anything unexpected re-raises there
+                error = classify(exc)
+                if error.is_already_accepted or not error.retryable or attempt == len(self._retry_delays):
+                    raise error from exc
+                delay = self._retry_delays[attempt] * (1 + random.random() / 2)
+                if error.status == 429:
+                    delay *= 2  # LINE sends no Retry-After; back off harder on rate limits
+                log.warning("%s failed (%s); retrying in %.1fs", what, error, delay)
+                await asyncio.sleep(delay)
+        raise AssertionError("unreachable")
+
+    async def reply(
+        self, reply_token: str, messages: Sequence[dict[str, Any]], *, notification_disabled: bool = False
+    ) -> SendResult:
+        request = ReplyMessageRequest(
+            replyToken=reply_token, messages=to_messages(messages), notificationDisabled=notification_disabled
+        )
+        try:
+            response = await self.api.reply_message_with_http_info(request, _request_timeout=self._timeout)
+        except Exception as exc:
+            raise classify(exc) from exc
+        return SendResult(
+            request_id=_header(response.headers, "X-Line-Request-Id"),
+            status=response.status_code,
+            sent_message_ids=[m.id for m in (response.data.sent_messages or [])],
+        )
+
+    async def push(
+        self, to: str, messages: Sequence[dict[str, Any]], *, retry_key: str, notification_disabled: bool = False
+    ) -> SendResult:
+        request = PushMessageRequest(to=to, messages=to_messages(messages), notificationDisabled=notification_disabled)
+
+        async def call() -> SendResult:
+            response = await self.api.push_message_with_http_info(
+                request, x_line_retry_key=retry_key, _request_timeout=self._timeout
+            )
+            return SendResult(
+                request_id=_header(response.headers, "X-Line-Request-Id"),
+                status=response.status_code,
+                sent_message_ids=[m.id for m in (response.data.sent_messages or [])],
+            )
+
+        return await self._accepting_409(call, f"push to {to}")
+
+    async def multicast(
+        self,
+        to: Sequence[str],
+        messages: Sequence[dict[str, Any]],
+        *,
+        retry_key: str,
+        notification_disabled: bool = False,
+    ) -> SendResult:
+        request = MulticastRequest(
+            to=list(to), messages=to_messages(messages), notificationDisabled=notification_disabled
+        )
+
+        async def call() -> SendResult:
+            response = await self.api.multicast_with_http_info(
+                request, x_line_retry_key=retry_key, _request_timeout=self._timeout
+            )
+            return SendResult(request_id=_header(response.headers, "X-Line-Request-Id"), status=response.status_code)
+
+        return await self._accepting_409(call, f"multicast to {len(to)}")
+
+    async def _accepting_409(self, call: Callable[[], Awaitable[SendResult]], what: str) -> SendResult:
+        try:
+            return await self._with_retries(call, what)
+        except LineApiError as error:
+            if error.is_already_accepted:
+                # An earlier try with this retry key reached LINE: the messages went out once.
+                return SendResult(request_id=error.accepted_request_id, status=409, already_accepted=True)
+            raise
+
+    async def get_profile(self, user_id: str) -> CitizenProfile | None:
+        """The citizen's LINE profile, or None when LINE will not tell (blocked, unknown, down)."""
+        try:
+            profile = await self._with_retries(
+                lambda: self.api.get_profile(user_id, _request_timeout=self._timeout), "get_profile"
+            )
+        except LineApiError as error:
+            log.info("profile of %s unavailable: %s", user_id, error)
+            return None
+        return CitizenProfile(
+            display_name=profile.display_name, picture_url=profile.picture_url, language=profile.language
+        )
+
+    async def show_loading(self, chat_id: str, seconds: int = 5) -> None:
+        """The typing indicator while a slow answer is prepared; failures do not matter."""
+        try:
+            await self.api.show_loading_animation(
+                ShowLoadingAnimationRequest(chatId=chat_id, loadingSeconds=seconds), _request_timeout=self._timeout
+            )
+        except Exception as exc:
+            log.debug("loading animation failed: %s", exc)

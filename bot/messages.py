@@ -1,0 +1,245 @@
+"""Message builders: the one place LINE messages are made, with the SDK's models.
+
+Flows call these and never build raw dicts. Builders keep LINE's limits (text length,
+13 quick replies, 20-character labels, 300-character postback data) so nothing a flow
+writes can be refused by LINE for its shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from linebot.v3.messaging import (
+    DatetimePickerAction,
+    FlexBox,
+    FlexBubble,
+    FlexButton,
+    FlexCarousel,
+    FlexComponent,
+    FlexContainer,
+    FlexMessage,
+    FlexSeparator,
+    FlexText,
+    ImageMessage,
+    LocationAction,
+    LocationMessage,
+    Message,
+    MessageAction,
+    PostbackAction,
+    QuickReply,
+    QuickReplyItem,
+    TextMessage,
+    URIAction,
+)
+
+from bot.catalog import t
+
+MAX_TEXT = 5000
+MAX_QUICK_REPLIES = 13
+MAX_LABEL = 20
+MAX_DATA = 300
+MAX_ALT_TEXT = 400
+MAX_CAROUSEL = 12
+MAX_TITLE = 100
+
+
+def _utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def clip(text: str, limit: int) -> str:
+    """Shortens to `limit` UTF-16 code units (LINE's measure), marking the cut with …."""
+    if _utf16_len(text) <= limit:
+        return text
+    out: list[str] = []
+    used = 0
+    for ch in text:
+        size = _utf16_len(ch)
+        if used + size > limit - 1:
+            break
+        out.append(ch)
+        used += size
+    return "".join(out) + "…"
+
+
+def postback_data(action: str, **fields: Any) -> str:
+    """`action=<verb>&k=v`; raises if LINE would refuse it (over 300 characters)."""
+    data = urlencode({"action": action, **{k: str(v) for k, v in fields.items() if v is not None}})
+    if len(data) > MAX_DATA:
+        raise ValueError(f"postback data over {MAX_DATA} characters: {data[:60]}…")
+    return data
+
+
+# Quick-reply items ---------------------------------------------------------------------------
+
+
+def postback_item(label: str, action: str, *, display: str | None = None, **fields: Any) -> QuickReplyItem:
+    return QuickReplyItem(action=postback_action(label, action, display=display, **fields))
+
+
+def message_item(label: str, text: str | None = None) -> QuickReplyItem:
+    return QuickReplyItem(action=MessageAction(label=clip(label, MAX_LABEL), text=text or label))
+
+
+def location_item(label: str = "位置情報を送る") -> QuickReplyItem:
+    return QuickReplyItem(action=LocationAction(label=clip(label, MAX_LABEL)))
+
+
+def date_picker_item(
+    label: str,
+    action: str,
+    *,
+    mode: str = "date",
+    initial: date | datetime | str | None = None,
+    min_value: date | datetime | str | None = None,
+    max_value: date | datetime | str | None = None,
+    **fields: Any,
+) -> QuickReplyItem:
+    return QuickReplyItem(
+        action=date_picker_action(
+            label, action, mode=mode, initial=initial, min_value=min_value, max_value=max_value, **fields
+        )
+    )
+
+
+def intent_item(intent: str, label: str | None = None) -> QuickReplyItem:
+    """A button that behaves exactly as if the citizen had asked for `intent` in words."""
+    label = label or t(f"menu.{intent}")
+    return postback_item(label, "intent", display=label, name=intent)
+
+
+def postback_action(label: str, action: str, *, display: str | None = None, **fields: Any) -> PostbackAction:
+    return PostbackAction(
+        label=clip(label, MAX_LABEL),
+        data=postback_data(action, **fields),
+        displayText=clip(display, MAX_DATA) if display else None,
+    )
+
+
+def _picker_value(value: date | datetime | str | None, mode: str) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if mode == "date":
+        return value.strftime("%Y-%m-%d")
+    if mode == "time":
+        return value.strftime("%H:%M")
+    return value.strftime("%Y-%m-%dT%H:%M")
+
+
+def date_picker_action(
+    label: str,
+    action: str,
+    *,
+    mode: str = "date",
+    initial: Any = None,
+    min_value: Any = None,
+    max_value: Any = None,
+    **fields: Any,
+) -> DatetimePickerAction:
+    return DatetimePickerAction(
+        label=clip(label, MAX_LABEL),
+        data=postback_data(action, **fields),
+        mode=mode,
+        initial=_picker_value(initial, mode),
+        min=_picker_value(min_value, mode),
+        max=_picker_value(max_value, mode),
+    )
+
+
+def quick_reply(items: Iterable[QuickReplyItem]) -> QuickReply | None:
+    chosen = list(items)[:MAX_QUICK_REPLIES]
+    return QuickReply(items=chosen) if chosen else None
+
+
+MAIN_MENU = ("reservation_make", "reservation_check", "faq", "shelter_search", "class_info", "subscribe", "handoff")
+
+
+def main_menu_items() -> list[QuickReplyItem]:
+    return [intent_item(intent) for intent in MAIN_MENU]
+
+
+def confirm_items(action: str, **fields: Any) -> list[QuickReplyItem]:
+    """The shared yes / no / quit step of every flow."""
+    return [
+        postback_item(t("common.yes"), action, display=t("common.yes"), answer="yes", **fields),
+        postback_item(t("common.no"), action, display=t("common.no"), answer="no", **fields),
+    ]
+
+
+# Messages ------------------------------------------------------------------------------------
+
+
+def text(body: str, quick_replies: Sequence[QuickReplyItem] | None = None) -> TextMessage:
+    return TextMessage(text=clip(body.strip() or "…", MAX_TEXT), quickReply=quick_reply(quick_replies or []))
+
+
+def menu_text(body: str) -> TextMessage:
+    """Text with the main menu as quick replies: how every dead end ends."""
+    return text(body, main_menu_items())
+
+
+def image(original_url: str, preview_url: str | None = None) -> ImageMessage:
+    return ImageMessage(originalContentUrl=original_url, previewImageUrl=preview_url or original_url)
+
+
+def location(title: str, address: str, latitude: float, longitude: float) -> LocationMessage:
+    return LocationMessage(
+        title=clip(title, MAX_TITLE), address=clip(address or title, MAX_TITLE), latitude=latitude, longitude=longitude
+    )
+
+
+def flex(alt_text: str, contents: FlexContainer, quick_replies: Sequence[QuickReplyItem] | None = None) -> FlexMessage:
+    return FlexMessage(
+        altText=clip(alt_text, MAX_ALT_TEXT), contents=contents, quickReply=quick_reply(quick_replies or [])
+    )
+
+
+def carousel(bubbles: Sequence[FlexBubble]) -> FlexCarousel:
+    return FlexCarousel(contents=list(bubbles)[:MAX_CAROUSEL])
+
+
+def card(
+    title: str,
+    rows: Sequence[tuple[str, str]] = (),
+    *,
+    note: str | None = None,
+    buttons: Sequence[PostbackAction | URIAction | MessageAction | DatetimePickerAction] = (),
+    hero: FlexComponent | None = None,
+) -> FlexBubble:
+    """A plain, large-print bubble: a title, label/value rows, an optional note and buttons."""
+    body: list[FlexComponent] = [FlexText(text=title, weight="bold", size="lg", wrap=True)]
+    if rows:
+        body.append(FlexSeparator(margin="md"))
+        for label, value in rows:
+            body.append(
+                FlexBox(
+                    layout="baseline",
+                    spacing="sm",
+                    margin="md",
+                    contents=[
+                        FlexText(text=label, size="sm", color="#666666", flex=2, wrap=True),
+                        FlexText(text=value or "—", size="md", flex=5, wrap=True),
+                    ],
+                )
+            )
+    if note:
+        body.append(FlexText(text=note, size="sm", color="#666666", wrap=True, margin="lg"))
+    footer = None
+    if buttons:
+        footer = FlexBox(
+            layout="vertical",
+            spacing="sm",
+            contents=[
+                FlexButton(action=b, style="primary" if i == 0 else "secondary", height="sm")
+                for i, b in enumerate(buttons)
+            ],
+        )
+    return FlexBubble(hero=hero, body=FlexBox(layout="vertical", contents=body), footer=footer)
+
+
+def to_json(messages: Sequence[Message]) -> list[dict[str, Any]]:
+    """The JSON LINE receives (camelCase), as stored in the outbox."""
+    return [m.to_dict() for m in messages]

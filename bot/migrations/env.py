@@ -1,0 +1,31 @@
+"""Alembic environment: the schema is Base.metadata with every capability's models loaded."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from bot.db import Base, make_engine
+from bot.models_registry import load_all
+
+load_all()
+target_metadata = Base.metadata
+
+
+def run_migrations() -> None:
+    url = context.config.attributes.get("database_url") or context.config.get_main_option("sqlalchemy.url")
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            context.configure(
+                connection=connection,
+                target_metadata=target_metadata,
+                render_as_batch=connection.dialect.name == "sqlite",
+                compare_type=True,
+            )
+            with context.begin_transaction():
+                context.run_migrations()
+    finally:
+        engine.dispose()
+
+
+run_migrations()

@@ -1,0 +1,230 @@
+"""The outbox: every message the bot sends is written here first, in the same transaction as the
+change that caused it, then delivered by `bot.delivery`. A crash between the two loses nothing,
+and a push carries a stored X-Line-Retry-Key, so a retried push is never delivered twice.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, func, or_, select, update
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from bot import clock
+from bot.db import Base, JSONType, UTCDateTime
+
+
+class OutboxKind(StrEnum):
+    REPLY = "reply"
+    PUSH = "push"
+    MULTICAST = "multicast"
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class OutboxMessage(Base):
+    __tablename__ = "outbox_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[OutboxKind] = mapped_column(String(16))
+    inbox_event_id: Mapped[int | None] = mapped_column(ForeignKey("inbox_events.id", ondelete="SET NULL"))
+    reply_token: Mapped[str | None] = mapped_column(String(255))
+    reply_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    to: Mapped[str | None] = mapped_column(String(64), index=True)
+    recipients: Mapped[list[str] | None] = mapped_column(JSONType)
+    messages: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
+    notification_disabled: Mapped[bool] = mapped_column(default=False)
+    retry_key: Mapped[str] = mapped_column(String(36))
+    purpose: Mapped[str] = mapped_column(String(64), default="reply")
+    status: Mapped[OutboxStatus] = mapped_column(String(16), default=OutboxStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    ambiguous_attempt: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_outbox_messages_status_next", "status", "next_attempt_at"),)
+
+
+class OutboxMessageRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    kind: OutboxKind
+    to: str | None
+    purpose: str
+    status: OutboxStatus
+    attempts: int
+    created_at: datetime
+    sent_at: datetime | None
+    last_error: str | None
+
+
+def _new(**values: Any) -> OutboxMessage:
+    now = clock.now()
+    return OutboxMessage(
+        retry_key=str(uuid.uuid4()),
+        created_at=now,
+        next_attempt_at=now,
+        status=OutboxStatus.PENDING,
+        attempts=0,
+        ambiguous_attempt=False,
+        **values,
+    )
+
+
+def enqueue_answer(
+    *,
+    db_session: Session,
+    inbox_event_id: int | None,
+    reply_token: str | None,
+    reply_deadline: datetime | None,
+    to: str | None,
+    messages: Sequence[dict[str, Any]],
+) -> list[OutboxMessage]:
+    """Queues the answer to an event: by reply token while it is valid, else by push.
+
+    LINE takes at most five messages per request, so longer answers become several rows; only
+    the first can use the reply token.
+    """
+    rows: list[OutboxMessage] = []
+    for start in range(0, len(messages), 5):
+        chunk = list(messages[start : start + 5])
+        use_reply = start == 0 and reply_token is not None
+        rows.append(
+            _new(
+                kind=OutboxKind.REPLY if use_reply else OutboxKind.PUSH,
+                inbox_event_id=inbox_event_id,
+                reply_token=reply_token if use_reply else None,
+                reply_deadline=reply_deadline if use_reply else None,
+                to=to,
+                messages=chunk,
+                purpose="reply",
+            )
+        )
+    db_session.add_all(rows)
+    db_session.flush()
+    return rows
+
+
+def enqueue_push(
+    *,
+    db_session: Session,
+    to: str,
+    messages: Sequence[dict[str, Any]],
+    purpose: str,
+    notification_disabled: bool = False,
+) -> OutboxMessage:
+    if not 1 <= len(messages) <= 5:
+        raise ValueError("a push carries 1 to 5 messages")
+    row = _new(
+        kind=OutboxKind.PUSH,
+        to=to,
+        messages=list(messages),
+        purpose=purpose,
+        notification_disabled=notification_disabled,
+    )
+    db_session.add(row)
+    db_session.flush()
+    return row
+
+
+def enqueue_multicast(
+    *, db_session: Session, recipients: Sequence[str], messages: Sequence[dict[str, Any]], purpose: str
+) -> list[OutboxMessage]:
+    """One row per 500 recipients (LINE's multicast limit)."""
+    if not 1 <= len(messages) <= 5:
+        raise ValueError("a multicast carries 1 to 5 messages")
+    rows = [
+        _new(
+            kind=OutboxKind.MULTICAST,
+            recipients=list(recipients[i : i + 500]),
+            messages=list(messages),
+            purpose=purpose,
+        )
+        for i in range(0, len(recipients), 500)
+    ]
+    db_session.add_all(rows)
+    db_session.flush()
+    return rows
+
+
+def claim_batch(
+    *, db_session: Session, limit: int, lease_seconds: int, ids: Sequence[int] | None = None
+) -> list[OutboxMessage]:
+    now = clock.now()
+    due = or_(
+        (OutboxMessage.status == OutboxStatus.PENDING) & (OutboxMessage.next_attempt_at <= now),
+        (OutboxMessage.status == OutboxStatus.SENDING) & (OutboxMessage.locked_until <= now),
+    )
+    query = select(OutboxMessage).where(due).order_by(OutboxMessage.id).limit(limit)
+    if ids is not None:
+        query = query.where(OutboxMessage.id.in_(list(ids)))
+    if db_session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    rows = list(db_session.scalars(query))
+    if not rows:
+        return []
+    # A row found still SENDING after its lease may or may not have reached LINE.
+    for row in rows:
+        if row.status == OutboxStatus.SENDING:
+            row.ambiguous_attempt = True
+    db_session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_([r.id for r in rows]))
+        .values(
+            status=OutboxStatus.SENDING,
+            locked_until=now + timedelta(seconds=lease_seconds),
+            attempts=OutboxMessage.attempts + 1,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    db_session.flush()
+    for row in rows:
+        db_session.refresh(row)
+    return rows
+
+
+def count_by_status(*, db_session: Session) -> dict[str, int]:
+    rows = db_session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status))
+    counts = {status.value: 0 for status in OutboxStatus}
+    counts.update({str(status): int(n) for status, n in rows})
+    return counts
+
+
+def get_all_failed(*, db_session: Session, limit: int = 200) -> list[OutboxMessage]:
+    query = (
+        select(OutboxMessage)
+        .where(OutboxMessage.status == OutboxStatus.FAILED)
+        .order_by(OutboxMessage.id.desc())
+        .limit(limit)
+    )
+    return list(db_session.scalars(query))
+
+
+def get_all_by_inbox_event(*, db_session: Session, inbox_event_id: int) -> list[OutboxMessage]:
+    query = select(OutboxMessage).where(OutboxMessage.inbox_event_id == inbox_event_id).order_by(OutboxMessage.id)
+    return list(db_session.scalars(query))
+
+
+def next_due_in(*, db_session: Session) -> float | None:
+    due = db_session.scalar(
+        select(func.min(OutboxMessage.next_attempt_at)).where(OutboxMessage.status == OutboxStatus.PENDING)
+    )
+    if due is None:
+        return None
+    return max((due - clock.now()).total_seconds(), 0.0)

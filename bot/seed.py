@@ -1,0 +1,20 @@
+"""Loads the demo city's data and the demo staff login (used by `madoguchi demo`)."""
+
+from __future__ import annotations
+
+from bot.db import Database
+from bot.settings import Settings
+
+
+def load_demo_data(settings: Settings) -> tuple[str, str] | None:
+    """Idempotent: loads what is missing; answers the demo staff login (name, password)."""
+    db = Database(settings.database_url)
+    try:
+        with db.session() as db_session:
+            try:
+                from admin.service import ensure_demo_user
+            except ImportError:
+                return None
+            return ensure_demo_user(db_session=db_session)
+    finally:
+        db.dispose()

@@ -1,0 +1,92 @@
+"""Settings from the environment, validated once at start-up.
+
+Every setting has an environment variable of the same name (upper case). `serve` refuses to
+start without the LINE credentials; commands that never talk to LINE do not need them.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DB_PATH = Path("var") / "madoguchi.db"
+
+
+class ConfigError(Exception):
+    """A setting is missing or invalid; the message is one line a person can act on."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
+
+    line_channel_secret: str = ""
+    line_channel_access_token: str = ""
+    line_api_base_url: str = "https://api.line.me"
+    line_data_api_base_url: str = "https://api-data.line.me"
+    line_timeout_seconds: float = Field(default=10.0, gt=0)
+
+    database_url: str = f"sqlite:///{DEFAULT_DB_PATH}"
+    public_base_url: str = ""
+    secret_key: str = ""
+
+    sandbox_enabled: bool = False
+    demo_mode: bool = False
+
+    # The web process drains the inbox itself unless a separate `madoguchi worker` does.
+    process_inbox_in_web: bool = True
+    inbox_batch_size: int = Field(default=64, ge=1, le=1000)
+    inbox_max_attempts: int = Field(default=5, ge=1)
+    inbox_lease_seconds: int = Field(default=60, ge=5)
+    outbox_max_attempts: int = Field(default=8, ge=1)
+    worker_poll_seconds: float = Field(default=0.5, gt=0)
+
+    # Replies use the reply token while it is surely valid (LINE: one minute); later, push.
+    reply_token_max_age_seconds: int = Field(default=50, ge=1, le=60)
+    max_text_length: int = Field(default=2000, ge=100)
+
+    city_name: str = "瀬戸内市"
+    city_phone: str = "0869-22-1111"
+    city_hours: str = "平日 8:30〜17:15"
+
+    log_level: str = "INFO"
+
+    @field_validator("line_api_base_url", "line_data_api_base_url", "public_base_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        # The SDK concatenates host and path as they are.
+        return value.rstrip("/")
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def require_line(self) -> None:
+        """Raises ConfigError unless everything needed to talk to LINE is set."""
+        if not self.line_channel_secret:
+            raise ConfigError("LINE_CHANNEL_SECRET is not set (LINE Developers console > Basic settings).")
+        if not self.line_channel_access_token:
+            raise ConfigError("LINE_CHANNEL_ACCESS_TOKEN is not set (Messaging API > Channel access token).")
+        if not self.public_base_url:
+            raise ConfigError("PUBLIC_BASE_URL is not set (the HTTPS address LINE clients load images from).")
+        if not self.public_base_url.startswith("https://") and not self.sandbox_enabled:
+            raise ConfigError(f"PUBLIC_BASE_URL must start with https:// (got {self.public_base_url!r}).")
+        if not self.secret_key or len(self.secret_key) < 32:
+            raise ConfigError("SECRET_KEY must be set to at least 32 random characters.")
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Reads the environment; turns pydantic's report into one ConfigError line."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = ".".join(str(p) for p in first["loc"]).upper()
+        raise ConfigError(f"{name}: {first['msg']}") from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

@@ -1,0 +1,78 @@
+#!/usr/bin/env python3
+"""The two commands, on a fresh machine with only Python 3.11+:
+
+    python3 dev.py demo     # set up (first time), then run `madoguchi demo`
+    python3 dev.py test     # set up (first time), then run the whole test suite
+
+Set-up makes ./.venv and installs the locked dependencies (requirements.lock, with hashes) and
+madoguchi itself. It runs again by itself when requirements.lock or pyproject.toml changes.
+Anything after the command is passed on: `python3 dev.py test -k webhook`, `python3 dev.py demo --port 8080`.
+Other commands run inside the venv: `python3 dev.py madoguchi db upgrade`, `python3 dev.py bench webhook`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = Path(os.environ.get("MADOGUCHI_VENV", ROOT / ".venv"))
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PYTHON = BIN / "python"
+STAMP = VENV / ".madoguchi-installed"
+
+
+def _fingerprint() -> str:
+    digest = hashlib.sha256()
+    for name in ("requirements.lock", "pyproject.toml"):
+        digest.update((ROOT / name).read_bytes())
+    return digest.hexdigest()
+
+
+def setup() -> None:
+    if sys.version_info < (3, 11):  # noqa: UP036 - dev.py runs on whatever python3 the machine has
+        sys.exit(f"madoguchi needs Python 3.11 or newer (this is {sys.version.split()[0]}).")
+    if STAMP.exists() and STAMP.read_text() == _fingerprint() and PYTHON.exists():
+        return
+    if not PYTHON.exists():
+        print(f"Creating the virtual environment in {VENV} ...", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    print("Installing the locked dependencies (first time takes a minute) ...", flush=True)
+    pip = [str(PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "--quiet"]
+    subprocess.run([*pip, "--require-hashes", "--only-binary=:all:", "-r", str(ROOT / "requirements.lock")], check=True)
+    subprocess.run([*pip, "--no-deps", "--no-build-isolation", "-e", str(ROOT)], check=True)
+    STAMP.write_text(_fingerprint())
+
+
+def run(argv: list[str]) -> int:
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    return subprocess.call(argv, cwd=ROOT, env=env)
+
+
+def main() -> int:
+    args = sys.argv[1:]
+    if not args or args[0] in {"-h", "--help", "help"}:
+        print(__doc__)
+        return 0
+    command, rest = args[0], args[1:]
+    setup()
+    if command == "demo":
+        return run([str(BIN / "madoguchi"), "demo", *rest])
+    if command == "test":
+        return run([str(PYTHON), "-m", "pytest", *rest])
+    if command == "bench":
+        if not rest:
+            print("usage: python3 dev.py bench NAME [options]   (NAME: a script in bench/)")
+            return 2
+        return run([str(PYTHON), str(ROOT / "bench" / f"{rest[0]}.py"), *rest[1:]])
+    if command == "setup":
+        return 0
+    return run([str(BIN / command), *rest])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

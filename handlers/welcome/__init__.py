@@ -1,0 +1,1 @@
+"""Greeting, help, the friendly fallback, and what happens when citizens follow or block us."""

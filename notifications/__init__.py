@@ -1,0 +1,1 @@
+"""Everything pushed without being asked: scheduler, broadcast delivery, reminders."""

@@ -1,0 +1,203 @@
+"""Nothing is lost and nothing is sent twice: crashes, retries, LINE refusing, several processes."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import uuid
+from datetime import timedelta
+
+import pytest
+
+from bot import clock
+from bot import inbox as inbox_service
+from bot import outbox as outbox_service
+from bot.catalog import t
+from bot.inbox import InboxStatus
+from bot.line_client import LineClient
+from bot.outbox import OutboxMessage, OutboxStatus
+from bot.worker import run_worker
+from tests.support import LiveApp, inbox_statuses, live_app, post_webhook, settled, texts, wait_until
+
+
+def new_user(app: LiveApp) -> str:
+    user_id = "U" + uuid.uuid4().hex
+    app.sandbox.add_user(user_id, "テスト 利用者")
+    return user_id
+
+
+def outbox_rows(app: LiveApp) -> list[OutboxMessage]:
+    with app.db.session() as db_session:
+        return list(db_session.query(OutboxMessage).order_by(OutboxMessage.id))
+
+
+def test_events_stored_before_a_crash_are_answered_after_restart(database_url: str) -> None:
+    with live_app(database_url, process_inbox_in_web=False) as first:
+        user = new_user(first)
+        events = [first.sandbox.make_event("text", user, text="こんにちは")]
+        assert post_webhook(first, events).status_code == 200
+        assert inbox_statuses(first)["pending"] == 1
+    # The process died before processing; the next one picks the event up.
+    with live_app(database_url) as second:
+        second.sandbox.add_user(user, "テスト 利用者")
+        deliveries = wait_until(lambda: second.sandbox.deliveries(to=user), what="late answer")
+        # The old reply token means nothing to the new platform: answered by push instead.
+        assert [d.endpoint for d in deliveries] == ["push"]
+        assert texts(deliveries) == [t("welcome.greet")]
+        assert inbox_statuses(second)["done"] == 1
+
+
+def test_an_event_leased_by_a_killed_process_is_processed_when_the_lease_runs_out(app: LiveApp) -> None:
+    user = new_user(app)
+    event = app.sandbox.make_event("text", user, text="ありがとう")
+    # A "dead" process: stores and claims the event, then never finishes it.
+    with app.db.session() as db_session:
+        inbox_service.store(db_session=db_session, raw_events=[event])
+        claimed = inbox_service.claim_batch(db_session=db_session, limit=10, lease_seconds=60)
+        assert len(claimed) == 1
+    app.app.state.processor.wake()
+    assert inbox_statuses(app)["processing"] == 1
+    assert app.sandbox.deliveries(to=user) == []
+    clock.travel_to(clock.now() + timedelta(seconds=61))
+    app.app.state.processor.wake()
+    deliveries = wait_until(lambda: app.sandbox.deliveries(to=user), what="answer after lease")
+    assert texts(deliveries) == [t("welcome.thanks")]
+    assert inbox_statuses(app)["done"] == 1
+
+
+def test_a_failing_handler_is_retried_and_then_succeeds(app: LiveApp, monkeypatch: pytest.MonkeyPatch) -> None:
+    import bot.processor
+
+    real_dispatch = bot.processor.dispatch
+    failures = {"left": 1}
+
+    def flaky(turn):  # type: ignore[no-untyped-def]
+        if failures["left"]:
+            failures["left"] -= 1
+            raise RuntimeError("database hiccup")
+        return real_dispatch(turn)
+
+    monkeypatch.setattr(bot.processor, "dispatch", flaky)
+    user = new_user(app)
+    post_webhook(app, [app.sandbox.make_event("text", user, text="こんにちは")])
+    wait_until(lambda: inbox_statuses(app)["pending"] == 1 and failures["left"] == 0, what="first failure")
+    deliveries = wait_until(lambda: app.sandbox.deliveries(to=user), timeout=15, what="retried answer")
+    assert texts(deliveries) == [t("welcome.greet")]
+    with app.db.session() as db_session:
+        event = db_session.query(inbox_service.InboxEvent).one()
+        assert event.status == InboxStatus.DONE and event.attempts == 2
+
+
+def test_a_handler_that_keeps_failing_becomes_a_dead_letter_and_the_citizen_is_told(
+    app: LiveApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bot.processor
+
+    def broken(turn):  # type: ignore[no-untyped-def]
+        raise ValueError("flow bug")
+
+    monkeypatch.setattr(bot.processor, "dispatch", broken)
+    user = new_user(app)
+    post_webhook(app, [app.sandbox.make_event("text", user, text="こんにちは")])
+    for _ in range(app.settings.inbox_max_attempts):
+        wait_until(lambda: inbox_statuses(app)["processing"] == 0, what="attempt finished")
+        clock.travel_to(clock.now() + timedelta(minutes=11))
+        app.app.state.processor.wake()
+    wait_until(lambda: inbox_statuses(app)["dead"] == 1, what="dead letter")
+    with app.db.session() as db_session:
+        dead = inbox_service.get_all_dead(db_session=db_session)
+        assert "ValueError: flow bug" in (dead[0].last_error or "")
+    apology = wait_until(lambda: app.sandbox.deliveries(to=user), what="apology")
+    assert texts(apology) == [t("welcome.error")]
+    # Staff retry puts it back in the queue.
+    with app.db.session() as db_session:
+        assert inbox_service.retry_dead(db_session=db_session, inbox_event_id=dead[0].id) is not None
+    assert inbox_statuses(app)["pending"] == 1
+
+
+def test_line_answering_500_to_a_reply_is_retried_and_delivered_once(app: LiveApp) -> None:
+    user = new_user(app)
+    app.sandbox.inject_fault("reply", 500, count=1)
+    post_webhook(app, [app.sandbox.make_event("text", user, text="こんにちは")])
+    deliveries = wait_until(lambda: app.sandbox.deliveries(to=user), timeout=15, what="answer after 500")
+    wait_until(lambda: settled(app))
+    assert [d.endpoint for d in app.sandbox.deliveries(to=user)] == ["reply"]
+    assert texts(deliveries) == [t("welcome.greet")]
+    row = outbox_rows(app)[0]
+    assert row.status == OutboxStatus.SENT and row.attempts == 2
+
+
+def test_an_invalid_reply_token_falls_back_to_push_and_429_is_waited_out(app: LiveApp) -> None:
+    user = new_user(app)
+    event = app.sandbox.make_event("text", user, text="こんにちは")
+    event["replyToken"] = "0f3779fba3b349968c5d07db31eab56f"  # never issued: LINE says "Invalid reply token"
+    app.sandbox.inject_fault("push", 429, count=2)
+    post_webhook(app, [event])
+    deliveries = wait_until(lambda: app.sandbox.deliveries(to=user), timeout=15, what="pushed answer")
+    wait_until(lambda: settled(app))
+    assert [d.endpoint for d in app.sandbox.deliveries(to=user)] == ["push"]
+    assert texts(deliveries) == [t("welcome.greet")]
+    assert deliveries[0].retry_key == outbox_rows(app)[0].retry_key
+
+
+def test_the_monthly_limit_429_is_final_and_recorded(app: LiveApp) -> None:
+    user = new_user(app)
+    app.sandbox.inject_fault("push", 429, count=20, body={"message": "You have reached your monthly limit."})
+    with app.db.session() as db_session:
+        outbox_service.enqueue_push(
+            db_session=db_session, to=user, messages=[{"type": "text", "text": "お知らせ"}], purpose="test"
+        )
+    app.app.state.processor.wake()
+    wait_until(lambda: outbox_rows(app)[0].status == OutboxStatus.FAILED, what="failed push")
+    assert "monthly limit" in (outbox_rows(app)[0].last_error or "")
+    assert app.sandbox.deliveries(to=user) == []
+
+
+def test_nothing_is_pushed_to_a_citizen_who_blocked_us(app: LiveApp) -> None:
+    user = new_user(app)
+    post_webhook(app, [app.sandbox.make_event("unfollow", user)])
+    wait_until(lambda: inbox_statuses(app)["done"] == 1)
+    with app.db.session() as db_session:
+        outbox_service.enqueue_push(
+            db_session=db_session, to=user, messages=[{"type": "text", "text": "お知らせ"}], purpose="test"
+        )
+    app.app.state.processor.wake()
+    wait_until(lambda: outbox_rows(app)[0].status == OutboxStatus.SKIPPED, what="skipped push")
+    assert app.sandbox.deliveries(to=user) == []
+
+
+@pytest.mark.anyio
+async def test_a_retried_push_with_the_same_retry_key_is_delivered_once(app: LiveApp) -> None:
+    user = new_user(app)
+    client = LineClient(app.settings)
+    try:
+        key = str(uuid.uuid4())
+        first = await client.push(user, [{"type": "text", "text": "1回目"}], retry_key=key)
+        second = await client.push(user, [{"type": "text", "text": "1回目"}], retry_key=key)
+    finally:
+        await client.close()
+    assert first.status == 200 and not first.already_accepted
+    assert second.already_accepted and second.request_id == first.request_id
+    assert len(app.sandbox.deliveries(to=user)) == 1
+
+
+def test_two_processes_share_the_inbox_and_answer_each_event_exactly_once(app: LiveApp) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.new_event_loop()
+    worker = threading.Thread(target=lambda: loop.run_until_complete(run_worker(app.settings, stop)), daemon=True)
+    worker.start()
+    try:
+        users = [new_user(app) for _ in range(40)]
+        words = ["こんにちは", "ありがとう", "ヘルプ"]
+        for chunk in range(0, len(users), 10):
+            events = [app.sandbox.make_event("text", u, text=w) for w in words for u in users[chunk : chunk + 10]]
+            assert post_webhook(app, events).status_code == 200
+        wait_until(lambda: settled(app) and inbox_statuses(app)["done"] == 120, timeout=60, what="all processed")
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        worker.join(timeout=15)
+    expected = [t("welcome.greet"), t("welcome.thanks"), t("welcome.help")]
+    for user in users:
+        assert texts(app.sandbox.deliveries(to=user)) == expected
+    rows = outbox_rows(app)
+    assert len(rows) == 120 and len({r.inbox_event_id for r in rows}) == 120
