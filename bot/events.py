@@ -155,6 +155,11 @@ class Event:
         return Postback(data=data[:1000], params=params)
 
     @property
+    def is_unblock(self) -> bool:
+        """A follow event from a citizen who had blocked the account and now unblocked it."""
+        return self.type == "follow" and bool(_dict(self.raw.get("follow")).get("isUnblocked"))
+
+    @property
     def kind(self) -> str:
         """Routing key: `message.text`, `message.location`, `postback`, `follow`, ..."""
         if self.type == "message":

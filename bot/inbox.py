@@ -1,8 +1,9 @@
 """The webhook inbox: every event is stored before LINE gets its 200, then processed once.
 
 Claiming follows one rule on both databases: an event is taken only when no earlier event of the
-same chat is still waiting for its first try or being processed, so one citizen's messages are
-handled in order while different citizens are handled in parallel. On PostgreSQL several processes
+same chat is still waiting for its first try or being processed, and no answer to one is still
+being sent, so one citizen's messages are handled and answered in order while different citizens
+are handled in parallel. On PostgreSQL several processes
 claim with FOR UPDATE SKIP LOCKED; a claim is a lease, so a process killed mid-way loses nothing:
 its events become claimable again when the lease runs out.
 """
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
 from bot import clock
 from bot.db import Base, JSONType, UTCDateTime
 from bot.events import Event, event_key
+from bot.outbox import OutboxMessage, OutboxStatus
 
 # Waits between tries of a failing event (seconds); the last failure makes a dead letter.
 RETRY_BACKOFF = (1, 5, 30, 120, 600)
@@ -130,6 +132,18 @@ def claim_batch(*, db_session: Session, limit: int, lease_seconds: int) -> list[
             ),
         )
     )
+    # ...and no answer to an earlier event of the chat is still on its way out, so that answers
+    # reach the citizen in order even when two processes handle consecutive events.
+    answer_in_flight = exists().where(
+        and_(
+            OutboxMessage.to == InboxEvent.chat_id,
+            OutboxMessage.inbox_event_id.is_not(None),
+            or_(
+                and_(OutboxMessage.status == OutboxStatus.SENDING, OutboxMessage.locked_until > now),
+                and_(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.attempts == 0),
+            ),
+        )
+    )
     due = or_(
         and_(InboxEvent.status == InboxStatus.PENDING, InboxEvent.next_attempt_at <= now),
         # A lease that ran out: the process holding it died mid-way.
@@ -137,7 +151,7 @@ def claim_batch(*, db_session: Session, limit: int, lease_seconds: int) -> list[
     )
     query = (
         select(InboxEvent)
-        .where(due, or_(InboxEvent.chat_id.is_(None), ~blocked_by_earlier))
+        .where(due, or_(InboxEvent.chat_id.is_(None), and_(~blocked_by_earlier, ~answer_in_flight)))
         .order_by(InboxEvent.id)
         .limit(limit)
     )

@@ -35,8 +35,9 @@ def follow(turn: Turn) -> StepResult:
     if turn.user_id is None:
         return END
     known = citizen_service.get_by_line_user_id(db_session=turn.db_session, line_user_id=turn.user_id)
+    returning = turn.event.is_unblock or (known is not None and not known.is_reachable)
     citizen_service.follow(db_session=turn.db_session, line_user_id=turn.user_id, profile=turn.profile)
-    if known is not None and known.followed_at is not None:
+    if returning:
         turn.say(menu_text(t("welcome.follow_again")))
     else:
         name = turn.profile.display_name if turn.profile and turn.profile.display_name else None

@@ -31,6 +31,13 @@ def outbox_rows(app: LiveApp) -> list[OutboxMessage]:
         return list(db_session.query(OutboxMessage).order_by(OutboxMessage.id))
 
 
+def attempts_finished(app: LiveApp) -> int:
+    """How many tries of the only inbox event have ended (0 while one is under way)."""
+    with app.db.session() as db_session:
+        event = db_session.query(inbox_service.InboxEvent).one()
+        return 0 if event.status == InboxStatus.PROCESSING else event.attempts
+
+
 def test_events_stored_before_a_crash_are_answered_after_restart(database_url: str) -> None:
     with live_app(database_url, process_inbox_in_web=False) as first:
         user = new_user(first)
@@ -99,8 +106,8 @@ def test_a_handler_that_keeps_failing_becomes_a_dead_letter_and_the_citizen_is_t
     monkeypatch.setattr(bot.processor, "dispatch", broken)
     user = new_user(app)
     post_webhook(app, [app.sandbox.make_event("text", user, text="こんにちは")])
-    for _ in range(app.settings.inbox_max_attempts):
-        wait_until(lambda: inbox_statuses(app)["processing"] == 0, what="attempt finished")
+    for attempt in range(1, app.settings.inbox_max_attempts + 1):
+        wait_until(lambda n=attempt: attempts_finished(app) == n, what=f"attempt {attempt} finished")
         clock.travel_to(clock.now() + timedelta(minutes=11))
         app.app.state.processor.wake()
     wait_until(lambda: inbox_statuses(app)["dead"] == 1, what="dead letter")
@@ -198,6 +205,9 @@ def test_two_processes_share_the_inbox_and_answer_each_event_exactly_once(app: L
         worker.join(timeout=15)
     expected = [t("welcome.greet"), t("welcome.thanks"), t("welcome.help")]
     for user in users:
-        assert texts(app.sandbox.deliveries(to=user)) == expected
+        got = app.sandbox.deliveries(to=user)
+        assert texts(got) == expected, [(d.endpoint, d.seq, texts([d])) for d in got] + [
+            (r.id, r.kind, r.status, r.attempts, r.last_error) for r in outbox_rows(app) if r.to == user
+        ]
     rows = outbox_rows(app)
     assert len(rows) == 120 and len({r.inbox_event_id for r in rows}) == 120
