@@ -12,6 +12,7 @@ MODEL_MODULES = (
     "bot.outbox",
     "bot.citizens",
     "bot.conversation",
+    "admin.models",
 )
 
 

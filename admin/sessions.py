@@ -1,0 +1,270 @@
+"""Signing in and out: staff sessions and login throttling.
+
+A session is a random 32-byte token in the `madoguchi_session` cookie; the database keeps only
+its SHA-256 digest, with the last time it was used (idle timeout) and its CSRF token.
+
+Throttling, per account name and per address: each failure makes the next answer wait longer
+(0.5 s, 1 s, 2 s, ...), and the failure that reaches the limit locks the name (or the address)
+for a while. Unknown names are treated exactly like real ones, so the answers tell nothing about
+which accounts exist. The lock is logged and audited.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from admin import audit, users
+from admin.config import AdminConfig
+from admin.models import Actor, LoginAttempt, StaffSession, StaffUser
+from bot import clock
+
+log = logging.getLogger("madoguchi.admin.login")
+
+SESSION_COOKIE = "madoguchi_session"
+LOGIN_ATTEMPT_RETENTION = timedelta(days=90)
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
+
+
+@dataclass
+class LoginResult:
+    user: StaffUser | None = None
+    session: StaffSession | None = None
+    token: str | None = None
+    locked_until: datetime | None = None
+    delay_seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.token is not None
+
+
+def _latest(db_session: Session, column: object, *conditions: object) -> datetime | None:
+    return db_session.scalar(select(func.max(column)).where(*conditions))  # type: ignore[arg-type]
+
+
+def _later(*moments: datetime | None) -> datetime:
+    return max(m for m in moments if m is not None)
+
+
+def lock_state(
+    *, db_session: Session, name: str, ip: str, user: StaffUser | None, config: AdminConfig
+) -> datetime | None:
+    """Until when this name or this address may not sign in (None: it may)."""
+    now = clock.now()
+    name_conditions = [LoginAttempt.name == name]
+    if user is not None and user.unlocked_at is not None:
+        name_conditions.append(LoginAttempt.at > user.unlocked_at)
+    name_lock = _latest(db_session, LoginAttempt.locks_name_until, *name_conditions)
+    ip_lock = _latest(db_session, LoginAttempt.locks_ip_until, LoginAttempt.ip == ip)
+    locks = [lock for lock in (name_lock, ip_lock) if lock is not None and lock > now]
+    return max(locks) if locks else None
+
+
+def _failures_since_reset(
+    *, db_session: Session, name: str, ip: str, user: StaffUser | None, config: AdminConfig
+) -> tuple[int, int]:
+    """Recent failures for the name (since its last success, unlock or lock) and for the address."""
+    now = clock.now()
+    window_start = now - timedelta(minutes=config.login_window_minutes)
+    name_reset = _later(
+        window_start,
+        _latest(db_session, LoginAttempt.at, LoginAttempt.name == name, LoginAttempt.succeeded.is_(True)),
+        # A lock that has run out starts the count afresh (one lifted early by an admin: unlocked_at).
+        _latest(
+            db_session, LoginAttempt.locks_name_until, LoginAttempt.name == name, LoginAttempt.locks_name_until <= now
+        ),
+        user.unlocked_at if user is not None else None,
+    )
+    ip_reset = _later(
+        window_start,
+        _latest(db_session, LoginAttempt.locks_ip_until, LoginAttempt.ip == ip, LoginAttempt.locks_ip_until <= now),
+    )
+    failed = LoginAttempt.succeeded.is_(False)
+    name_failures = db_session.scalar(
+        select(func.count()).where(LoginAttempt.name == name, failed, LoginAttempt.at > name_reset)
+    )
+    ip_failures = db_session.scalar(
+        select(func.count()).where(LoginAttempt.ip == ip, failed, LoginAttempt.at > ip_reset)
+    )
+    return int(name_failures or 0), int(ip_failures or 0)
+
+
+def failure_delay(failures: int, config: AdminConfig) -> float:
+    if failures <= 0 or config.login_delay_seconds <= 0:
+        return 0.0
+    return min(config.login_delay_seconds * 2 ** (failures - 1), config.login_delay_max_seconds)
+
+
+def login(
+    *,
+    db_session: Session,
+    name: str,
+    password: str,
+    ip: str,
+    user_agent: str | None,
+    config: AdminConfig,
+) -> LoginResult:
+    """Checks the password under the throttle; on success starts a session (the token is in the result)."""
+    name = name.strip()[:64]
+    ip = (ip or "unknown")[:64]
+    now = clock.now()
+    user = users.get_by_name(db_session=db_session, name=name) if name else None
+    locked_until = lock_state(db_session=db_session, name=name, ip=ip, user=user, config=config)
+    if locked_until is not None:
+        # Not recorded: tries during a lock neither extend it nor fill the table.
+        log.warning("staff login refused while locked: name=%r ip=%s until=%s", name, ip, locked_until.isoformat())
+        return LoginResult(locked_until=locked_until)
+
+    active = user is not None and user.is_active
+    ok = users.verify_password(user.password_hash if active and user else None, password)
+    attempt = LoginAttempt(at=now, name=name, ip=ip, succeeded=ok)
+    db_session.add(attempt)
+    db_session.flush()
+
+    if ok and user is not None:
+        users.rehash_if_needed(user=user, password=password)
+        user.last_login_at = now
+        staff_session, token = start(db_session=db_session, user=user, ip=ip, user_agent=user_agent)
+        purge(db_session=db_session, config=config)
+        audit.record(
+            db_session=db_session,
+            actor=Actor(id=user.id, name=user.name, role=user.role, ip=ip),
+            action="login",
+            target_type="staff_user",
+            target_id=user.id,
+        )
+        return LoginResult(user=user, session=staff_session, token=token)
+
+    name_failures, ip_failures = _failures_since_reset(
+        db_session=db_session, name=name, ip=ip, user=user, config=config
+    )
+    log.info("staff login failed: name=%r ip=%s (failure %d for the name)", name, ip, name_failures)
+    lock_until = now + timedelta(minutes=config.login_lock_minutes)
+    locked_what = []
+    if name_failures >= config.login_max_failures:
+        attempt.locks_name_until = lock_until
+        locked_what.append("name")
+    if ip_failures >= config.login_ip_max_failures:
+        attempt.locks_ip_until = lock_until
+        locked_what.append("ip")
+    if locked_what:
+        db_session.flush()
+        log.warning(
+            "staff login locked (%s) after repeated failures: name=%r ip=%s failures=%d/%d until=%s",
+            "+".join(locked_what),
+            name,
+            ip,
+            name_failures,
+            ip_failures,
+            lock_until.isoformat(),
+        )
+        audit.record(
+            db_session=db_session,
+            actor=None,
+            action="login.locked",
+            target_type="staff_user",
+            target_id=name or None,
+            ip=ip,
+            after={
+                "locked": locked_what,
+                "name_failures": name_failures,
+                "ip_failures": ip_failures,
+                "until": lock_until,
+            },
+            summary=f"{name} / {ip}",
+        )
+        return LoginResult(locked_until=lock_until, delay_seconds=failure_delay(name_failures, config))
+    return LoginResult(delay_seconds=failure_delay(max(name_failures, 1), config))
+
+
+def start(*, db_session: Session, user: StaffUser, ip: str | None, user_agent: str | None) -> tuple[StaffSession, str]:
+    """A new session (never a reused one: a session token planted before login is worthless)."""
+    token = secrets.token_urlsafe(32)
+    now = clock.now()
+    staff_session = StaffSession(
+        token_hash=digest(token),
+        staff_user_id=user.id,
+        csrf_token=secrets.token_urlsafe(32),
+        created_at=now,
+        last_seen_at=now,
+        ip=(ip or None) and ip[:64],
+        user_agent=(user_agent or None) and user_agent[:300],
+    )
+    db_session.add(staff_session)
+    db_session.flush()
+    return staff_session, token
+
+
+@dataclass
+class SessionCheck:
+    session: StaffSession | None
+    user: StaffUser | None
+    expired: bool = False
+
+
+def check(*, db_session: Session, token: str | None, config: AdminConfig) -> SessionCheck:
+    """The live session for a cookie, touching it; an idle or too old one is ended (expired=True)."""
+    if not token:
+        return SessionCheck(None, None)
+    staff_session = db_session.scalars(
+        select(StaffSession).where(StaffSession.token_hash == digest(token))
+    ).one_or_none()
+    if staff_session is None:
+        return SessionCheck(None, None)
+    now = clock.now()
+    idle = now - staff_session.last_seen_at > timedelta(minutes=config.session_idle_minutes)
+    too_old = now - staff_session.created_at > timedelta(hours=config.session_max_hours)
+    user = db_session.get(StaffUser, staff_session.staff_user_id)
+    if idle or too_old or user is None or not user.is_active:
+        db_session.delete(staff_session)
+        db_session.flush()
+        return SessionCheck(None, None, expired=idle or too_old)
+    # Touch at most every 15 s: the idle clock needs no finer grain, the database fewer writes.
+    if now - staff_session.last_seen_at > timedelta(seconds=15):
+        staff_session.last_seen_at = now
+        db_session.flush()
+    return SessionCheck(staff_session, user)
+
+
+def end(*, db_session: Session, token: str | None) -> StaffUser | None:
+    """Logs out: the session row goes; answers whose it was."""
+    if not token:
+        return None
+    staff_session = db_session.scalars(
+        select(StaffSession).where(StaffSession.token_hash == digest(token))
+    ).one_or_none()
+    if staff_session is None:
+        return None
+    user = db_session.get(StaffUser, staff_session.staff_user_id)
+    db_session.delete(staff_session)
+    db_session.flush()
+    return user
+
+
+def get_csrf(*, db_session: Session, token: str | None) -> str | None:
+    if not token:
+        return None
+    return db_session.scalar(select(StaffSession.csrf_token).where(StaffSession.token_hash == digest(token)))
+
+
+def purge(*, db_session: Session, config: AdminConfig) -> None:
+    """Drops sessions past their idle or absolute limit and login attempts past retention."""
+    now = clock.now()
+    db_session.execute(
+        delete(StaffSession).where(
+            (StaffSession.last_seen_at < now - timedelta(minutes=config.session_idle_minutes))
+            | (StaffSession.created_at < now - timedelta(hours=config.session_max_hours))
+        )
+    )
+    db_session.execute(delete(LoginAttempt).where(LoginAttempt.at < now - LOGIN_ATTEMPT_RETENTION))
+    db_session.flush()
