@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
@@ -16,7 +16,6 @@ from sqlalchemy import update
 import admin
 from bot import webhook
 from bot.db import Database
-from bot.delivery import Delivery
 from bot.inbox import InboxEvent, InboxStatus
 from bot.line_client import LineClient
 from bot.outbox import OutboxMessage, OutboxStatus
@@ -39,24 +38,27 @@ def release_leases(db: Database) -> None:
         )
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, startup_hooks: Sequence[Callable[[FastAPI], Awaitable[None]]] = ()
+) -> FastAPI:
+    """The app; `startup_hooks` run as background tasks once the app has started."""
     settings = settings or get_settings()
     db = Database(settings.database_url)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         client = LineClient(settings)
-        delivery = Delivery(db, settings, client)
         app.state.line_client = client
-        app.state.delivery = delivery
         stop = asyncio.Event()
         task = None
         if settings.process_inbox_in_web:
             if db.dialect == "sqlite":
                 release_leases(db)
-            processor = InboxProcessor(db, settings, client, delivery)
+            processor = InboxProcessor(db, settings, client)
             app.state.processor = processor
             task = asyncio.create_task(processor.run_forever(stop), name="inbox-processor")
+        for hook in startup_hooks:
+            asyncio.get_running_loop().create_task(hook(app))
         try:
             yield
         finally:

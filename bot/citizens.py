@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Integer, String, func, or_, select
+from sqlalchemy import Integer, String, func, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from bot import clock
@@ -96,10 +96,16 @@ def block(*, db_session: Session, line_user_id: str) -> Citizen:
     return citizen
 
 
-def touch(*, db_session: Session, line_user_id: str) -> Citizen:
-    citizen = get_or_create(db_session=db_session, line_user_id=line_user_id)
-    citizen.last_seen_at = clock.now()
-    return citizen
+def touch(*, db_session: Session, line_user_id: str) -> None:
+    """Records that the citizen wrote just now (one UPDATE; a first-time writer is created)."""
+    result = db_session.execute(
+        update(Citizen)
+        .where(Citizen.line_user_id == line_user_id)
+        .values(last_seen_at=clock.now())
+        .execution_options(synchronize_session=False)
+    )
+    if not result.rowcount:
+        get_or_create(db_session=db_session, line_user_id=line_user_id).last_seen_at = clock.now()
 
 
 def is_reachable(*, db_session: Session, line_user_id: str) -> bool:

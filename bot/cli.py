@@ -35,6 +35,7 @@ def main() -> None:
 def demo(host: str, port: int, var_dir: Path) -> None:
     """Everything on this machine: SQLite, demo data, admin UI and the LINE sandbox chat page."""
     import uvicorn
+    from fastapi import FastAPI
 
     from bot.app import create_app
     from bot.demo import demo_settings, deploy_rich_menu_when_up
@@ -48,12 +49,10 @@ def demo(host: str, port: int, var_dir: Path) -> None:
     _logging("WARNING")
     upgrade(settings.database_url)
     login = load_demo_data(settings)
-    app = create_app(settings)
     base = settings.public_base_url
 
-    @app.on_event("startup")
-    async def _announce() -> None:
-        asyncio.get_running_loop().create_task(deploy_rich_menu_when_up(app, base))
+    async def announce(app: FastAPI) -> None:
+        await deploy_rich_menu_when_up(app, base)
         click.echo("")
         click.secho("madoguchi demo is running", bold=True)
         click.echo(f"  LINE sandbox chat : {base}/sandbox")
@@ -63,6 +62,7 @@ def demo(host: str, port: int, var_dir: Path) -> None:
         click.echo(f"  Database          : {settings.database_url}")
         click.echo("  Stop with Ctrl+C.")
 
+    app = create_app(settings, startup_hooks=[announce])
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
 

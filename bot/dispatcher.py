@@ -80,7 +80,8 @@ def _run(flow: Flow, route: Route, turn: Turn, *, state: str | None) -> None:
     chat_id = turn.chat_id
     assert chat_id is not None
     if result is END or (result is None and state is None):
-        conversation_service.end(db_session=turn.db_session, chat_id=chat_id)
+        if state is not None:  # only an open conversation has anything to end
+            conversation_service.end(db_session=turn.db_session, chat_id=chat_id)
     else:
         conversation_service.save(
             db_session=turn.db_session,

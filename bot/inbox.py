@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Index, Integer, String, Text, and_, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
+from sqlalchemy.orm.attributes import set_committed_value
 
 from bot import clock
 from bot.db import Base, JSONType, UTCDateTime
@@ -169,19 +170,18 @@ def claim_batch(*, db_session: Session, limit: int, lease_seconds: int) -> list[
                 continue
             chats.add(event.chat_id)
         picked.append(event)
+    locked_until = now + timedelta(seconds=lease_seconds)
     db_session.execute(
         update(InboxEvent)
         .where(InboxEvent.id.in_([e.id for e in picked]))
-        .values(
-            status=InboxStatus.PROCESSING,
-            locked_until=now + timedelta(seconds=lease_seconds),
-            attempts=InboxEvent.attempts + 1,
-        )
+        .values(status=InboxStatus.PROCESSING, locked_until=locked_until, attempts=InboxEvent.attempts + 1)
         .execution_options(synchronize_session=False)
     )
-    db_session.flush()
     for event in picked:
-        db_session.refresh(event)
+        # Mirror the UPDATE in memory instead of reloading each row.
+        set_committed_value(event, "status", InboxStatus.PROCESSING)
+        set_committed_value(event, "locked_until", locked_until)
+        set_committed_value(event, "attempts", event.attempts + 1)
     return picked
 
 

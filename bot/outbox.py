@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, func, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm.attributes import set_committed_value
 
 from bot import clock
 from bot.db import Base, JSONType, UTCDateTime
@@ -60,6 +62,39 @@ class OutboxMessage(Base):
     __table_args__ = (Index("ix_outbox_messages_status_next", "status", "next_attempt_at"),)
 
 
+@dataclass(frozen=True)
+class Outgoing:
+    """A claimed row as the sender needs it: plain data, safe to pass between threads."""
+
+    id: int
+    kind: OutboxKind
+    to: str | None
+    recipients: list[str] | None
+    messages: list[dict[str, Any]]
+    retry_key: str
+    reply_token: str | None
+    reply_deadline: datetime | None
+    notification_disabled: bool
+    ambiguous_attempt: bool
+    attempts: int
+
+    @classmethod
+    def of(cls, row: OutboxMessage) -> Outgoing:
+        return cls(
+            id=row.id,
+            kind=OutboxKind(row.kind),
+            to=row.to,
+            recipients=row.recipients,
+            messages=list(row.messages),
+            retry_key=row.retry_key,
+            reply_token=row.reply_token,
+            reply_deadline=row.reply_deadline,
+            notification_disabled=row.notification_disabled,
+            ambiguous_attempt=row.ambiguous_attempt,
+            attempts=row.attempts,
+        )
+
+
 class OutboxMessageRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -74,14 +109,18 @@ class OutboxMessageRead(BaseModel):
     last_error: str | None
 
 
-def _new(**values: Any) -> OutboxMessage:
+def _new(*, lease_seconds: int | None = None, **values: Any) -> OutboxMessage:
+    """A new row; with `lease_seconds` it is born claimed by the caller, who sends it right away
+    (another process takes it over only if the lease runs out)."""
     now = clock.now()
+    claimed = lease_seconds is not None
     return OutboxMessage(
         retry_key=str(uuid.uuid4()),
         created_at=now,
         next_attempt_at=now,
-        status=OutboxStatus.PENDING,
-        attempts=0,
+        status=OutboxStatus.SENDING if claimed else OutboxStatus.PENDING,
+        locked_until=now + timedelta(seconds=lease_seconds) if claimed else None,
+        attempts=1 if claimed else 0,
         ambiguous_attempt=False,
         **values,
     )
@@ -95,6 +134,7 @@ def enqueue_answer(
     reply_deadline: datetime | None,
     to: str | None,
     messages: Sequence[dict[str, Any]],
+    lease_seconds: int | None = None,
 ) -> list[OutboxMessage]:
     """Queues the answer to an event: by reply token while it is valid, else by push.
 
@@ -114,6 +154,7 @@ def enqueue_answer(
                 to=to,
                 messages=chunk,
                 purpose="reply",
+                lease_seconds=lease_seconds,
             )
         )
     db_session.add_all(rows)
@@ -179,23 +220,17 @@ def claim_batch(
     rows = list(db_session.scalars(query))
     if not rows:
         return []
-    # A row found still SENDING after its lease may or may not have reached LINE.
-    for row in rows:
-        if row.status == OutboxStatus.SENDING:
-            row.ambiguous_attempt = True
+    locked_until = now + timedelta(seconds=lease_seconds)
     db_session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id.in_([r.id for r in rows]))
-        .values(
-            status=OutboxStatus.SENDING,
-            locked_until=now + timedelta(seconds=lease_seconds),
-            attempts=OutboxMessage.attempts + 1,
-        )
+        .values(status=OutboxStatus.SENDING, locked_until=locked_until, attempts=OutboxMessage.attempts + 1)
         .execution_options(synchronize_session=False)
     )
-    db_session.flush()
     for row in rows:
-        db_session.refresh(row)
+        set_committed_value(row, "status", OutboxStatus.SENDING)
+        set_committed_value(row, "locked_until", locked_until)
+        set_committed_value(row, "attempts", row.attempts + 1)
     return rows
 
 

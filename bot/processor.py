@@ -1,9 +1,13 @@
-"""Drains the inbox: claim events, run each through the dispatcher in its own transaction, then
-deliver the answers.
+"""Drains the inbox: claim a batch, run each event through the dispatcher in its own transaction,
+then send the answers while the next batch is being handled.
 
-Per event, one transaction holds the domain change, the answer written to the outbox and the
-event's "done" mark, so a retried event cannot act twice. The web process runs this loop in the
-background (woken by each webhook); `madoguchi worker` runs the same loop in its own process.
+Per event, one transaction holds the domain change, the answer (written to the outbox, already
+leased to this process) and the event's "done" mark, so a retried event cannot act twice. The web
+process runs this loop in the background, woken by each webhook; `madoguchi worker` runs the same
+loop in a process of its own.
+
+Threads: database work runs in worker threads so the event loop stays free to acknowledge
+webhooks; the processor has its own small thread budget, so it can never starve the webhook's.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import logging
 import traceback
 from datetime import datetime, timedelta
 
-from anyio import to_thread
+from anyio import CapacityLimiter, to_thread
 
 from bot import citizens as citizen_service
 from bot import inbox as inbox_service
@@ -28,6 +32,7 @@ from bot.flow import Turn
 from bot.inbox import InboxEvent, InboxStatus
 from bot.line_client import LineClient
 from bot.messages import menu_text, to_json
+from bot.outbox import Outgoing
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -35,15 +40,24 @@ log = logging.getLogger(__name__)
 # How long after an event LINE's reply token is still worth trying (LINE: 20 minutes at most,
 # counted from the event, and one minute from arrival).
 REPLY_TOKEN_EVENT_LIFE = timedelta(minutes=20)
+# Batches whose answers may be on their way out while the next batch is handled.
+MAX_BATCHES_IN_FLIGHT = 4
+# Threads handling one batch's events at once on PostgreSQL.
+HANDLER_THREADS = 8
+
+Claimed = tuple[int, str, str | None]  # inbox event id, event kind, user id
 
 
 class InboxProcessor:
-    def __init__(self, db: Database, settings: Settings, client: LineClient, delivery: Delivery) -> None:
+    def __init__(self, db: Database, settings: Settings, client: LineClient, delivery: Delivery | None = None) -> None:
         self._db = db
         self._settings = settings
         self._client = client
-        self._delivery = delivery
+        self._limiter = CapacityLimiter(2)
+        self._handlers = CapacityLimiter(HANDLER_THREADS)
+        self._delivery = delivery or Delivery(db, settings, client, self._limiter)
         self._wake = asyncio.Event()
+        self._sending: set[asyncio.Task[None]] = set()
 
     def wake(self) -> None:
         self._wake.set()
@@ -51,6 +65,7 @@ class InboxProcessor:
     async def run_forever(self, stop: asyncio.Event) -> None:
         """Drains until `stop` is set; sleeps until woken or until something falls due."""
         while not stop.is_set():
+            self._wake.clear()
             try:
                 handled = await self.drain_once()
                 handled += await self._delivery.drain_due()
@@ -59,10 +74,33 @@ class InboxProcessor:
                 handled = 0
             if handled:
                 continue
-            wait = await to_thread.run_sync(self._seconds_until_due)
-            self._wake.clear()
+            wait = await to_thread.run_sync(self._seconds_until_due, limiter=self._limiter)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=wait)
+        if self._sending:
+            await asyncio.wait(self._sending, timeout=10)
+
+    async def drain_once(self) -> int:
+        """Handles one batch of claimable events and starts sending their answers."""
+        claimed = await to_thread.run_sync(self._claim, limiter=self._limiter)
+        if not claimed:
+            return 0
+        follows = [user for _, kind, user in claimed if kind == "follow" and user]
+        found = await asyncio.gather(*(self._client.get_profile(user) for user in follows))
+        profiles = dict(zip(follows, found, strict=True))
+        outgoing = await self._handle_all(claimed, profiles)
+        while len(self._sending) >= MAX_BATCHES_IN_FLIGHT:
+            await asyncio.wait(self._sending, return_when=asyncio.FIRST_COMPLETED)
+        task = asyncio.create_task(self._delivery.send(outgoing))
+        self._sending.add(task)
+        task.add_done_callback(self._sent)
+        return len(claimed)
+
+    def _sent(self, task: asyncio.Task[None]) -> None:
+        self._sending.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("sending a batch failed", exc_info=task.exception())
+        self._wake.set()  # a chat's next event may have been waiting for this answer
 
     def _seconds_until_due(self) -> float:
         poll = self._settings.worker_poll_seconds
@@ -71,14 +109,7 @@ class InboxProcessor:
         known = [d for d in due if d is not None]
         return min([poll, *known]) if known else poll
 
-    async def drain_once(self) -> int:
-        """Processes one batch of claimable events; answers how many."""
-        claimed = await to_thread.run_sync(self._claim)
-        if claimed:
-            await asyncio.gather(*(self._process(event_id, kind, user_id) for event_id, kind, user_id in claimed))
-        return len(claimed)
-
-    def _claim(self) -> list[tuple[int, str, str | None]]:
+    def _claim(self) -> list[Claimed]:
         with self._db.session() as db_session:
             events = inbox_service.claim_batch(
                 db_session=db_session,
@@ -87,18 +118,30 @@ class InboxProcessor:
             )
             return [(e.id, e.event.kind, e.user_id) for e in events]
 
-    async def _process(self, event_id: int, kind: str, user_id: str | None) -> None:
-        profile = await self._client.get_profile(user_id) if kind == "follow" and user_id else None
-        try:
-            outbox_ids = await to_thread.run_sync(self._handle, event_id, profile)
-        except Exception as exc:
-            error = "".join(traceback.format_exception_only(exc)).strip()
-            log.error("inbox event %s failed: %s", event_id, error, exc_info=exc)
-            await to_thread.run_sync(self._fail, event_id, f"{error}\n{traceback.format_exc(limit=8)}")
-            return
-        await self._delivery.send(outbox_ids)
+    async def _handle_all(self, claimed: list[Claimed], profiles: dict[str, CitizenProfile | None]) -> list[Outgoing]:
+        """Each event in its own transaction. A batch holds at most one event per chat, so on
+        PostgreSQL they run in parallel threads (their round trips overlap); SQLite has one writer,
+        so there one thread takes them in turn."""
+        if self._db.dialect == "sqlite":
+            return await to_thread.run_sync(self._handle_some, claimed, profiles, limiter=self._limiter)
+        chunks = [claimed[i::HANDLER_THREADS] for i in range(min(HANDLER_THREADS, len(claimed)))]
+        results = await asyncio.gather(
+            *(to_thread.run_sync(self._handle_some, chunk, profiles, limiter=self._handlers) for chunk in chunks)
+        )
+        return [item for result in results for item in result]
 
-    def _handle(self, event_id: int, profile: CitizenProfile | None) -> list[int]:
+    def _handle_some(self, claimed: list[Claimed], profiles: dict[str, CitizenProfile | None]) -> list[Outgoing]:
+        outgoing: list[Outgoing] = []
+        for event_id, _, user_id in claimed:
+            try:
+                outgoing.extend(self._handle(event_id, profiles.get(user_id or "")))
+            except Exception as exc:
+                error = "".join(traceback.format_exception_only(exc)).strip()
+                log.error("inbox event %s failed: %s", event_id, error, exc_info=exc)
+                self._fail(event_id, f"{error}\n{traceback.format_exc(limit=8)}")
+        return outgoing
+
+    def _handle(self, event_id: int, profile: CitizenProfile | None) -> list[Outgoing]:
         """One transaction: dispatch, queue the answer, mark the event done."""
         with self._db.session() as db_session:
             inbox_event = inbox_service.lock_for_processing(db_session=db_session, inbox_event_id=event_id)
@@ -109,11 +152,11 @@ class InboxProcessor:
                 # Another channel is active for this chat: record, never answer.
                 inbox_service.mark_done(db_session=db_session, inbox_event=inbox_event)
                 return []
-            if event.is_one_to_one and event.type not in ("unfollow",):
+            if event.is_one_to_one and event.type != "unfollow":
                 citizen_service.touch(db_session=db_session, line_user_id=event.user_id or "")
             turn = Turn(db_session=db_session, event=event, settings=self._settings, profile=profile)
             dispatch(turn)
-            ids: list[int] = []
+            rows = []
             if turn.replies and event.chat_id:
                 rows = outbox_service.enqueue_answer(
                     db_session=db_session,
@@ -122,10 +165,10 @@ class InboxProcessor:
                     reply_deadline=self._reply_deadline(inbox_event),
                     to=event.chat_id,
                     messages=to_json(turn.replies),
+                    lease_seconds=self._settings.inbox_lease_seconds,
                 )
-                ids = [row.id for row in rows]
             inbox_service.mark_done(db_session=db_session, inbox_event=inbox_event)
-            return ids
+            return [Outgoing.of(row) for row in rows]
 
     def _reply_deadline(self, inbox_event: InboxEvent) -> datetime:
         by_arrival = inbox_event.received_at + timedelta(seconds=self._settings.reply_token_max_age_seconds)

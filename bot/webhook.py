@@ -12,9 +12,9 @@ import json
 import logging
 from typing import Any
 
+from anyio import CapacityLimiter, to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
 
 from bot import inbox as inbox_service
 
@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 router = APIRouter()
 
 MAX_BODY_BYTES = 1_000_000
+# The webhook's own thread budget: processing can never take the threads that acknowledge LINE.
+STORE_THREADS = CapacityLimiter(16)
 
 
 def signature_is_valid(secret: str, body: bytes, signature: str | None) -> bool:
@@ -56,7 +58,7 @@ async def callback(request: Request) -> JSONResponse:
         return _refuse(400, "body has no events list")
     raw_events = [e for e in events if isinstance(e, dict)]
     if raw_events:
-        stored = await run_in_threadpool(_store, state.db, raw_events)
+        stored = await to_thread.run_sync(_store, state.db, raw_events, limiter=STORE_THREADS)
         if stored and state.processor is not None:
             state.processor.wake()
     return JSONResponse({})

@@ -12,7 +12,6 @@ import logging
 import signal
 
 from bot.db import Database
-from bot.delivery import Delivery
 from bot.line_client import LineClient
 from bot.processor import InboxProcessor
 from bot.settings import Settings
@@ -29,7 +28,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     db = Database(settings.database_url)
     client = LineClient(settings)
     try:
-        processor = InboxProcessor(db, settings, client, Delivery(db, settings, client))
+        processor = InboxProcessor(db, settings, client)
         log.info("worker started (%s)", db.dialect)
         await processor.run_forever(stop)
     finally:
