@@ -18,7 +18,8 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
+def upgrade(database_url: str, revision: str = "heads") -> None:
+    """Migrates to the newest revision of every branch (each capability may branch off the core)."""
     command.upgrade(alembic_config(database_url), revision)
 
 
