@@ -1,0 +1,91 @@
+"""The `madoguchi` command as a person runs it: real subprocesses, real output."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.support import free_port
+
+MADOGUCHI = str(Path(sys.executable).parent / "madoguchi")
+LINE_VARS = ("LINE_CHANNEL_SECRET", "LINE_CHANNEL_ACCESS_TOKEN", "PUBLIC_BASE_URL", "SECRET_KEY")
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in LINE_VARS and not k.startswith("MADOGUCHI_")}
+    env.update(extra)
+    return env
+
+
+def test_serve_without_line_credentials_says_why_in_one_line(tmp_path: Path) -> None:
+    result = subprocess.run([MADOGUCHI, "serve"], env=clean_env(DATABASE_URL=f"sqlite:///{tmp_path}/x.db"),
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert result.stderr.strip() == "Error: LINE_CHANNEL_SECRET is not set (LINE Developers console > Basic settings)."
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_an_invalid_setting_is_one_line_too(tmp_path: Path) -> None:
+    result = subprocess.run([MADOGUCHI, "serve"], env=clean_env(INBOX_BATCH_SIZE="many"),
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert len(result.stderr.strip().splitlines()) == 1 and "INBOX_BATCH_SIZE" in result.stderr
+
+
+def test_serve_refuses_a_plain_http_public_url(tmp_path: Path) -> None:
+    env = clean_env(LINE_CHANNEL_SECRET="s", LINE_CHANNEL_ACCESS_TOKEN="t", PUBLIC_BASE_URL="http://city.example.jp",
+                    SECRET_KEY="k" * 40)
+    result = subprocess.run([MADOGUCHI, "serve"], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0 and "PUBLIC_BASE_URL must start with https://" in result.stderr
+
+
+def test_db_upgrade_needs_no_line_credentials(tmp_path: Path) -> None:
+    env = clean_env(DATABASE_URL=f"sqlite:///{tmp_path}/fresh.db")
+    result = subprocess.run([MADOGUCHI, "db", "upgrade"], env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"database at revision \S+", result.stdout)
+    assert (tmp_path / "fresh.db").exists()
+
+
+def test_demo_prints_its_addresses_and_login_and_serves_everything(tmp_path: Path) -> None:
+    port = free_port()
+    proc = subprocess.Popen([MADOGUCHI, "demo", "--port", str(port), "--var-dir", str(tmp_path / "var")],
+                            env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    try:
+        deadline = time.monotonic() + 120
+        assert proc.stdout is not None
+        while not any("Stop with Ctrl+C" in line for line in lines):
+            line = proc.stdout.readline()
+            assert line or proc.poll() is None, "".join(lines)
+            lines.append(line)
+            assert time.monotonic() < deadline, "".join(lines)
+        output = "".join(lines)
+        base = f"http://127.0.0.1:{port}"
+        assert f"LINE sandbox chat : {base}/sandbox" in output
+        assert f"Staff admin       : {base}/admin" in output
+        login = re.search(r"Demo staff login  : (\S+) / (\S+)", output)
+        assert login is not None, output
+        assert httpx.get(f"{base}/sandbox").status_code == 200
+        assert httpx.get(f"{base}/healthz").json()["database"] == "ok"
+        # The rich menu is deployed to the sandbox before the banner is printed.
+        menu = httpx.get(f"{base}/sandbox/api/richmenu").json()
+        assert menu["richMenu"]["chatBarText"] == "メニュー"
+        # The printed login works.
+        with httpx.Client(base_url=base, follow_redirects=True) as browser:
+            form = browser.get("/admin/login").text
+            token = re.search(r'name="csrf_token" value="([^"]+)"', form)
+            assert token is not None
+            page = browser.post("/admin/login", data={"name": login[1], "password": login[2],
+                                                      "csrf_token": token[1]})
+            assert page.status_code == 200 and "ダッシュボード" in page.text
+        assert (tmp_path / "var" / "demo.db").exists()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
