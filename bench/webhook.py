@@ -243,15 +243,20 @@ async def bench(args: argparse.Namespace) -> list[Result]:
                 "LINE_API_BASE_URL": f"{fake_url}/sandbox/line", "LINE_DATA_API_BASE_URL": f"{fake_url}/sandbox/line",
                 "PUBLIC_BASE_URL": "https://bench.invalid", "SECRET_KEY": secrets.token_urlsafe(40),
                 "LOG_LEVEL": "WARNING",
+                "PROCESS_INBOX_IN_WEB": "false" if args.ack_only or args.split else "true",
             }
             bot = start([str(Path(PYTHON).parent / "madoguchi"), "serve", "--host", "127.0.0.1", "--port", str(bot_port)],
                         env)
+            workers = [start([str(Path(PYTHON).parent / "madoguchi"), "worker"], {**env, "WORKER_POLL_SECONDS": "0.05"})
+                       for _ in range(args.split)]
             try:
                 await wait_http(f"{bot_url}/healthz")
                 results.append(await harness.run(f"madoguchi ({backend})", bot_url, bot.pid, args.rate, args.seconds,
                                                  args.burst))
             finally:
                 stop(bot)
+                for worker in workers:
+                    stop(worker)
                 drop_database(url)
         echo = start([PYTHON, "bench/echo_bot.py", "--port", str(bot_port), "--secret", SECRET, "--token", TOKEN,
                       "--line", f"{fake_url}/sandbox/line"])
@@ -291,6 +296,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8)
     parser.add_argument("--burst", type=int, default=3000)
     parser.add_argument("--only", choices=["sqlite", "postgresql"])
+    parser.add_argument("--ack-only", action="store_true", help="web process only acknowledges (diagnosis)")
+    parser.add_argument("--split", type=int, default=0, help="worker processes beside the web process")
     args = parser.parse_args()
     results = asyncio.run(bench(args))
     report(results, args)

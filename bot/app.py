@@ -17,6 +17,7 @@ import admin
 from bot import webhook
 from bot.db import Database
 from bot.inbox import InboxEvent, InboxStatus
+from bot.inbox_writer import InboxWriter
 from bot.line_client import LineClient
 from bot.outbox import OutboxMessage, OutboxStatus
 from bot.processor import InboxProcessor
@@ -81,6 +82,8 @@ def create_app(
     )
     app.state.settings = settings
     app.state.db = db
+    # The webhook's own writer and thread budget: processing can never take what acknowledges LINE.
+    app.state.inbox_writer = InboxWriter(db)
     app.state.processor = None
     app.state.sandbox = None
     app.include_router(webhook.router)

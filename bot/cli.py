@@ -111,7 +111,7 @@ def db() -> None:
 
 
 @db.command("upgrade")
-@click.option("--revision", default="head", show_default=True)
+@click.option("--revision", default="heads", show_default=True)
 def db_upgrade(revision: str) -> None:
     """Create or migrate the schema to the newest revision."""
     from bot.migrate import current, upgrade
@@ -154,6 +154,12 @@ def richmenu_deploy() -> None:
 
 
 def _register_optional_groups() -> None:
+    from handlers.faq.cli import faq_group
+    from nlu.cli import nlu_group
+
+    main.add_command(nlu_group, "nlu")
+    main.add_command(faq_group, "faq")
+
     from admin.cli import admin_group
 
     main.add_command(admin_group, "admin")

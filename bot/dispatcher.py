@@ -8,12 +8,16 @@ import logging
 
 from bot import conversation as conversation_service
 from bot.flow import END, Flow, Route, Step, Turn, first_match
+from handlers.faq import flow as faq
+from handlers.handoff import flow as handoff
 from handlers.welcome import flow as welcome
 
 log = logging.getLogger(__name__)
 
 # Capability flows, most specific first; welcome last (it answers what no capability claims).
-FLOWS: tuple[Flow, ...] = (welcome.FLOW,)
+# faq sits just before welcome: it takes `faq` and unsure text, and answers from the FAQ what a
+# capability not built yet would have answered.
+FLOWS: tuple[Flow, ...] = (handoff.FLOW, faq.FLOW, welcome.FLOW)
 FLOWS_BY_NAME = {flow.name: flow for flow in FLOWS}
 
 # Events that are not part of a conversation.

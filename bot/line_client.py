@@ -24,10 +24,6 @@ from linebot.v3.messaging import (
     AsyncMessagingApi,
     AsyncMessagingApiBlob,
     Configuration,
-    Message,
-    MulticastRequest,
-    PushMessageRequest,
-    ReplyMessageRequest,
     ShowLoadingAnimationRequest,
 )
 from linebot.v3.messaging.exceptions import ApiException
@@ -109,10 +105,6 @@ def classify(exc: BaseException) -> LineApiError:
     raise exc
 
 
-def to_messages(messages: Sequence[dict[str, Any]]) -> list[Message]:
-    return [Message.from_dict(m) for m in messages]
-
-
 class LineClient:
     """Create inside a running event loop (aiohttp needs one); call `close()` at shutdown."""
 
@@ -148,38 +140,57 @@ class LineClient:
                 await asyncio.sleep(delay)
         raise AssertionError("unreachable")
 
-    async def reply(
-        self, reply_token: str, messages: Sequence[dict[str, Any]], *, notification_disabled: bool = False
+    async def _post_messages(
+        self, path: str, body: dict[str, Any], *, retry_key: str | None = None, response_type: str | None = None
     ) -> SendResult:
-        request = ReplyMessageRequest(
-            replyToken=reply_token, messages=to_messages(messages), notificationDisabled=notification_disabled
+        """POSTs message JSON through the SDK's own ApiClient (its auth, headers and error types).
+
+        Messages are built with the SDK's models and stored as the JSON those models produced; turning
+        them back into models only to serialise them again would double the cost of every answer.
+        """
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if retry_key is not None:
+            headers["X-Line-Retry-Key"] = retry_key
+        response = await self._api_client.call_api(
+            path,
+            "POST",
+            {},
+            [],
+            headers,
+            body=body,
+            response_types_map={"200": response_type} if response_type else {},
+            auth_settings=["Bearer"],
+            _return_http_data_only=False,
+            _preload_content=True,
+            _request_timeout=self._timeout,
+            _host=self._settings.line_api_base_url,
         )
-        try:
-            response = await self.api.reply_message_with_http_info(request, _request_timeout=self._timeout)
-        except Exception as exc:
-            raise classify(exc) from exc
+        sent = getattr(response.data, "sent_messages", None) or []
         return SendResult(
             request_id=_header(response.headers, "X-Line-Request-Id"),
             status=response.status_code,
-            sent_message_ids=[m.id for m in (response.data.sent_messages or [])],
+            sent_message_ids=[m.id for m in sent],
         )
+
+    async def reply(
+        self, reply_token: str, messages: Sequence[dict[str, Any]], *, notification_disabled: bool = False
+    ) -> SendResult:
+        body = {"replyToken": reply_token, "messages": list(messages), "notificationDisabled": notification_disabled}
+        try:
+            return await self._post_messages("/v2/bot/message/reply", body, response_type="ReplyMessageResponse")
+        except Exception as exc:
+            raise classify(exc) from exc
 
     async def push(
         self, to: str, messages: Sequence[dict[str, Any]], *, retry_key: str, notification_disabled: bool = False
     ) -> SendResult:
-        request = PushMessageRequest(to=to, messages=to_messages(messages), notificationDisabled=notification_disabled)
-
-        async def call() -> SendResult:
-            response = await self.api.push_message_with_http_info(
-                request, x_line_retry_key=retry_key, _request_timeout=self._timeout
-            )
-            return SendResult(
-                request_id=_header(response.headers, "X-Line-Request-Id"),
-                status=response.status_code,
-                sent_message_ids=[m.id for m in (response.data.sent_messages or [])],
-            )
-
-        return await self._accepting_409(call, f"push to {to}")
+        body = {"to": to, "messages": list(messages), "notificationDisabled": notification_disabled}
+        return await self._accepting_409(
+            lambda: self._post_messages(
+                "/v2/bot/message/push", body, retry_key=retry_key, response_type="PushMessageResponse"
+            ),
+            f"push to {to}",
+        )
 
     async def multicast(
         self,
@@ -189,17 +200,11 @@ class LineClient:
         retry_key: str,
         notification_disabled: bool = False,
     ) -> SendResult:
-        request = MulticastRequest(
-            to=list(to), messages=to_messages(messages), notificationDisabled=notification_disabled
+        body = {"to": list(to), "messages": list(messages), "notificationDisabled": notification_disabled}
+        return await self._accepting_409(
+            lambda: self._post_messages("/v2/bot/message/multicast", body, retry_key=retry_key),
+            f"multicast to {len(to)}",
         )
-
-        async def call() -> SendResult:
-            response = await self.api.multicast_with_http_info(
-                request, x_line_retry_key=retry_key, _request_timeout=self._timeout
-            )
-            return SendResult(request_id=_header(response.headers, "X-Line-Request-Id"), status=response.status_code)
-
-        return await self._accepting_409(call, f"multicast to {len(to)}")
 
     async def _accepting_409(self, call: Callable[[], Awaitable[SendResult]], what: str) -> SendResult:
         try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
+from functools import cache
 from typing import Any
 from urllib.parse import urlencode
 
@@ -161,6 +162,14 @@ def main_menu_items() -> list[QuickReplyItem]:
     return [intent_item(intent) for intent in MAIN_MENU]
 
 
+@cache
+def _main_menu() -> tuple[QuickReply, dict[str, Any]]:
+    """The main menu, built and serialised once: it rides under most answers, and the SDK's
+    pydantic serialisation of seven buttons costs more than everything else in a simple answer."""
+    menu = QuickReply(items=main_menu_items())
+    return menu, menu.to_dict()
+
+
 def confirm_items(action: str, **fields: Any) -> list[QuickReplyItem]:
     """The shared yes / no / quit step of every flow."""
     return [
@@ -178,7 +187,7 @@ def text(body: str, quick_replies: Sequence[QuickReplyItem] | None = None) -> Te
 
 def menu_text(body: str) -> TextMessage:
     """Text with the main menu as quick replies: how every dead end ends."""
-    return text(body, main_menu_items())
+    return TextMessage(text=clip(body.strip() or "…", MAX_TEXT), quickReply=_main_menu()[0])
 
 
 def image(original_url: str, preview_url: str | None = None) -> ImageMessage:
@@ -242,4 +251,19 @@ def card(
 
 def to_json(messages: Sequence[Message]) -> list[dict[str, Any]]:
     """The JSON LINE receives (camelCase), as stored in the outbox."""
-    return [m.to_dict() for m in messages]
+    return [_message_json(m) for m in messages]
+
+
+def _message_json(message: Message) -> dict[str, Any]:
+    menu, menu_json = _main_menu()
+    quick = getattr(message, "quick_reply", None)
+    # pydantic copies the QuickReply into each message, but shallowly: the items list is the menu's own.
+    if quick is None or quick.items is not menu.items:
+        return message.to_dict()
+    message.quick_reply = None
+    try:
+        body = message.to_dict()
+    finally:
+        message.quick_reply = quick
+    body["quickReply"] = menu_json
+    return body

@@ -28,6 +28,7 @@ def downgrade(database_url: str, revision: str) -> None:
 
 
 def current(database_url: str) -> str | None:
+    """The revision of every branch the database is at (e.g. \"0004, 0005\"), or None when empty."""
     from alembic.runtime.migration import MigrationContext
 
     from bot.db import make_engine
@@ -35,6 +36,7 @@ def current(database_url: str) -> str | None:
     engine = make_engine(database_url)
     try:
         with engine.connect() as conn:
-            return MigrationContext.configure(conn).get_current_revision()
+            heads = MigrationContext.configure(conn).get_current_heads()
+            return ", ".join(sorted(heads)) or None
     finally:
         engine.dispose()

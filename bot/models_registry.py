@@ -13,6 +13,8 @@ MODEL_MODULES = (
     "bot.citizens",
     "bot.conversation",
     "admin.models",
+    "handlers.faq.models",
+    "handlers.handoff.models",
 )
 
 

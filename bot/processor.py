@@ -19,6 +19,7 @@ import traceback
 from datetime import datetime, timedelta
 
 from anyio import CapacityLimiter, to_thread
+from sqlalchemy.orm import Session
 
 from bot import citizens as citizen_service
 from bot import inbox as inbox_service
@@ -131,66 +132,72 @@ class InboxProcessor:
         return [item for result in results for item in result]
 
     def _handle_some(self, claimed: list[Claimed], profiles: dict[str, CitizenProfile | None]) -> list[Outgoing]:
-        outgoing: list[Outgoing] = []
-        for event_id, _, user_id in claimed:
-            try:
-                outgoing.extend(self._handle(event_id, profiles.get(user_id or "")))
-            except Exception as exc:
-                error = "".join(traceback.format_exception_only(exc)).strip()
-                log.error("inbox event %s failed: %s", event_id, error, exc_info=exc)
-                self._fail(event_id, f"{error}\n{traceback.format_exc(limit=8)}")
-        return outgoing
+        """One transaction for these events, one savepoint for each.
 
-    def _handle(self, event_id: int, profile: CitizenProfile | None) -> list[Outgoing]:
-        """One transaction: dispatch, queue the answer, mark the event done."""
+        Each event's domain change, answer and "done" mark still commit or roll back together (a
+        failing event rolls back to its savepoint and is marked failed), while the commit itself is
+        paid once per batch instead of once per event.
+        """
         with self._db.session() as db_session:
-            inbox_event = inbox_service.lock_for_processing(db_session=db_session, inbox_event_id=event_id)
-            if inbox_event is None:
-                return []
-            event = inbox_event.event
-            if event.is_standby:
-                # Another channel is active for this chat: record, never answer.
-                inbox_service.mark_done(db_session=db_session, inbox_event=inbox_event)
-                return []
-            if event.is_one_to_one and event.type != "unfollow":
-                citizen_service.touch(db_session=db_session, line_user_id=event.user_id or "")
-            turn = Turn(db_session=db_session, event=event, settings=self._settings, profile=profile)
-            dispatch(turn)
-            rows = []
-            if turn.replies and event.chat_id:
-                rows = outbox_service.enqueue_answer(
-                    db_session=db_session,
-                    inbox_event_id=inbox_event.id,
-                    reply_token=event.reply_token,
-                    reply_deadline=self._reply_deadline(inbox_event),
-                    to=event.chat_id,
-                    messages=to_json(turn.replies),
-                    lease_seconds=self._settings.inbox_lease_seconds,
-                )
+            outgoing: list[Outgoing] = []
+            for event_id, _, user_id in claimed:
+                try:
+                    with db_session.begin_nested():
+                        outgoing.extend(self._handle(db_session, event_id, profiles.get(user_id or "")))
+                except Exception as exc:
+                    error = "".join(traceback.format_exception_only(exc)).strip()
+                    log.error("inbox event %s failed: %s", event_id, error, exc_info=exc)
+                    self._fail(db_session, event_id, f"{error}\n{traceback.format_exc(limit=8)}")
+            return outgoing
+
+    def _handle(self, db_session: Session, event_id: int, profile: CitizenProfile | None) -> list[Outgoing]:
+        """Dispatch, queue the answer, mark the event done."""
+        inbox_event = inbox_service.lock_for_processing(db_session=db_session, inbox_event_id=event_id)
+        if inbox_event is None:
+            return []
+        event = inbox_event.event
+        if event.is_standby:
+            # Another channel is active for this chat: record, never answer.
             inbox_service.mark_done(db_session=db_session, inbox_event=inbox_event)
-            return [Outgoing.of(row) for row in rows]
+            return []
+        if event.is_one_to_one and event.type != "unfollow":
+            citizen_service.touch(db_session=db_session, line_user_id=event.user_id or "")
+        turn = Turn(db_session=db_session, event=event, settings=self._settings, profile=profile)
+        dispatch(turn)
+        rows = []
+        if turn.replies and event.chat_id:
+            rows = outbox_service.enqueue_answer(
+                db_session=db_session,
+                inbox_event_id=inbox_event.id,
+                reply_token=event.reply_token,
+                reply_deadline=self._reply_deadline(inbox_event),
+                to=event.chat_id,
+                messages=to_json(turn.replies),
+                lease_seconds=self._settings.inbox_lease_seconds,
+            )
+        inbox_service.mark_done(db_session=db_session, inbox_event=inbox_event)
+        return [Outgoing.of(row) for row in rows]
 
     def _reply_deadline(self, inbox_event: InboxEvent) -> datetime:
         by_arrival = inbox_event.received_at + timedelta(seconds=self._settings.reply_token_max_age_seconds)
         by_event = inbox_event.event_time + REPLY_TOKEN_EVENT_LIFE
         return min(by_arrival, by_event)
 
-    def _fail(self, event_id: int, error: str) -> None:
-        with self._db.session() as db_session:
-            inbox_event = inbox_service.mark_failed(
+    def _fail(self, db_session: Session, event_id: int, error: str) -> None:
+        inbox_event = inbox_service.mark_failed(
+            db_session=db_session,
+            inbox_event_id=event_id,
+            error=error,
+            max_attempts=self._settings.inbox_max_attempts,
+        )
+        if inbox_event is None or inbox_event.status != InboxStatus.DEAD:
+            return
+        event = inbox_event.event
+        if event.is_one_to_one and not event.is_standby and event.kind in CONVERSATIONAL:
+            # The citizen should not wait in silence: apologise and point to the phone.
+            outbox_service.enqueue_push(
                 db_session=db_session,
-                inbox_event_id=event_id,
-                error=error,
-                max_attempts=self._settings.inbox_max_attempts,
+                to=event.chat_id or "",
+                messages=to_json([menu_text(t("welcome.error"))]),
+                purpose="apology",
             )
-            if inbox_event is None or inbox_event.status != InboxStatus.DEAD:
-                return
-            event = inbox_event.event
-            if event.is_one_to_one and not event.is_standby and event.kind in CONVERSATIONAL:
-                # The citizen should not wait in silence: apologise and point to the phone.
-                outbox_service.enqueue_push(
-                    db_session=db_session,
-                    to=event.chat_id or "",
-                    messages=to_json([menu_text(t("welcome.error"))]),
-                    purpose="apology",
-                )

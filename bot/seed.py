@@ -11,6 +11,11 @@ def load_demo_data(settings: Settings) -> tuple[str, str] | None:
     db = Database(settings.database_url)
     try:
         with db.session() as db_session:
+            from handlers.faq import service as faq_service
+
+            # The FAQ knowledge base: entries missing from the database are added, edits are kept.
+            faq_service.seed(db_session=db_session)
+        with db.session() as db_session:
             try:
                 from admin.service import ensure_demo_user
             except ImportError:

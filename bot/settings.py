@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -53,10 +54,24 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
 
+    # Japanese understanding (nlu/): the embedded engine, or a Rasa server answering /model/parse
+    # (the embedded engine answers whenever Rasa is down or slow).
+    nlu_backend: Literal["embedded", "rasa"] = "embedded"
+    rasa_url: str = ""
+    rasa_timeout_seconds: float = Field(default=2.0, gt=0)
+    # Where the embedded engine caches its trained model (keyed by a hash of the training data).
+    nlu_cache_dir: str = "var/nlu"
+
+
     @field_validator("line_api_base_url", "line_data_api_base_url", "public_base_url")
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:
         # The SDK concatenates host and path as they are.
+        return value.rstrip("/")
+
+    @field_validator("rasa_url")
+    @classmethod
+    def _rasa_url_without_slash(cls, value: str) -> str:
         return value.rstrip("/")
 
     @property

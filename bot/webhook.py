@@ -12,19 +12,14 @@ import json
 import logging
 from typing import Any
 
-from anyio import CapacityLimiter, to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-
-from bot import inbox as inbox_service
 
 log = logging.getLogger(__name__)
 
 router = APIRouter()
 
 MAX_BODY_BYTES = 1_000_000
-# The webhook's own thread budget: processing can never take the threads that acknowledge LINE.
-STORE_THREADS = CapacityLimiter(16)
 
 
 def signature_is_valid(secret: str, body: bytes, signature: str | None) -> bool:
@@ -58,12 +53,12 @@ async def callback(request: Request) -> JSONResponse:
         return _refuse(400, "body has no events list")
     raw_events = [e for e in events if isinstance(e, dict)]
     if raw_events:
-        stored = await to_thread.run_sync(_store, state.db, raw_events, limiter=STORE_THREADS)
+        try:
+            stored = await state.inbox_writer.store(raw_events)
+        except Exception:
+            # Not stored: LINE must not think it was (it redelivers after an error answer).
+            log.exception("webhook events could not be stored")
+            return _refuse(503, "temporarily unavailable")
         if stored and state.processor is not None:
             state.processor.wake()
     return JSONResponse({})
-
-
-def _store(db: Any, raw_events: list[dict[str, Any]]) -> int:
-    with db.session() as db_session:
-        return inbox_service.store(db_session=db_session, raw_events=raw_events)

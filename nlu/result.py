@@ -1,4 +1,4 @@
-"""The parse result, shaped like Rasa's `/model/parse` answer."""
+"""The parse result, shaped like Rasa's `/model/parse` answer, and the FAQ answer's shape."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-CONFIDENT = 0.6
+# At or above this confidence the bot acts on the intent; below, the text goes to FAQ retrieval.
+CONFIDENT = 0.5
 
 
 class Entity(BaseModel):
@@ -33,8 +34,32 @@ class ParseResult(BaseModel):
         """The intent when we are confident enough to act on it."""
         return self.intent.name if self.intent.confidence >= CONFIDENT else None
 
+    @property
+    def confident(self) -> bool:
+        return self.intent.confidence >= CONFIDENT
+
     def entity(self, name: str) -> str | None:
         return next((e.value for e in self.entities if e.entity == name), None)
 
+    def entity_values(self, name: str) -> list[str]:
+        return [e.value for e in self.entities if e.entity == name]
+
     def to_rasa(self) -> dict[str, Any]:
+        return self.model_dump()
+
+
+class FaqCandidate(BaseModel):
+    faq_id: str
+    score: float
+
+
+class FaqResult(BaseModel):
+    """`faq_id` is the best match (None when nothing matches at all); `candidates` follow it."""
+
+    text: str
+    faq_id: str | None
+    score: float
+    candidates: list[FaqCandidate] = Field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
         return self.model_dump()

@@ -16,7 +16,6 @@ NOT_YET_AVAILABLE: dict[str, str] = {
     "reservation_make": "窓口の予約",
     "reservation_check": "予約の確認",
     "reservation_cancel": "予約の取り消し",
-    "faq": "よくある質問",
     "shelter_search": "避難所の案内",
     "facility_search": "施設の案内",
     "aed_search": "AEDの案内",
@@ -26,7 +25,6 @@ NOT_YET_AVAILABLE: dict[str, str] = {
     "class_cancel": "スマホ教室の取り消し",
     "subscribe": "お知らせの配信設定",
     "unsubscribe": "お知らせの配信停止",
-    "handoff": "職員へのおつなぎ",
 }
 
 

@@ -1,0 +1,201 @@
+"""FAQ answers: a question in, the answer out (with 役に立った / 役に立たなかった), or 「もしかして…」
+candidates when we are not sure, or an honest "we cannot answer that yet" that is recorded for staff.
+
+Which text comes here: text the NLU labels `faq` or cannot label confidently; after the menu's
+「よくある質問」 button, any question; and a question for information (where is the shelter, when is
+the office open) whose capability is not built yet, when the FAQ has a confident answer for it.
+`out_of_scope` gets a kind "not something the city can help with here".
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from bot.catalog import t
+from bot.flow import END, Flow, Route, StepResult, Turn, on_intent, on_postback
+from bot.messages import menu_text, postback_item
+from bot.messages import text as text_message
+from handlers.faq import service as faq_service
+from handlers.faq.models import FAQ_ID_PATTERN, FaqEntry
+from nlu.faq import Decision, decide, suggestions
+from nlu.result import FaqResult
+
+# Questions for information whose capability may not be built yet: until its flow exists (it would
+# come before this one in the dispatcher), a confident FAQ answer is better than "準備中". Requests
+# to do something (book, sign up, cancel, subscribe) are never answered from the FAQ: its text
+# would describe a service the citizen cannot use here yet.
+INFORMATION_INTENTS = frozenset({"shelter_search", "facility_search", "aed_search", "garbage_day", "class_info"})
+
+
+class State(StrEnum):
+    QUESTION = "question"  # the menu's 「よくある質問」 was tapped: waiting for the question
+    PICK = "pick"  # 「もしかして…」 candidates shown: waiting for a choice
+
+
+def _question_text(turn: Turn) -> str | None:
+    return turn.text if turn.nlu is not None else None
+
+
+def _faq_result(turn: Turn) -> FaqResult:
+    """Retrieval for this turn's text (the index remembers recent questions, so asking twice is free)."""
+    return faq_service.ask(db_session=turn.db_session, text=turn.text or "")
+
+
+def asks_question(turn: Turn) -> bool:
+    """Text labelled `faq`, or text the NLU is not confident about."""
+    if _question_text(turn) is None or turn.postback is not None:
+        return False
+    assert turn.nlu is not None
+    return turn.nlu.intent_name in (None, "faq")
+
+
+def answerable_for_unbuilt_capability(turn: Turn) -> bool:
+    """A question for information no earlier flow claimed (not built yet) that the FAQ answers well."""
+    if _question_text(turn) is None or turn.postback is not None:
+        return False
+    assert turn.nlu is not None
+    if turn.nlu.intent_name not in INFORMATION_INTENTS:
+        return False
+    return decide(_faq_result(turn)) is Decision.ANSWER
+
+
+def question_after_prompt(turn: Turn) -> bool:
+    """After 「よくある質問」: the question, unless it is clearly something else we should route."""
+    if _question_text(turn) is None:
+        return False
+    assert turn.nlu is not None
+    if turn.nlu.intent_name in (None, "faq", "out_of_scope"):
+        return True
+    return decide(_faq_result(turn)) is not Decision.UNKNOWN
+
+
+# Steps ------------------------------------------------------------------------------------------
+
+
+def prompt_question(turn: Turn) -> StepResult:
+    """The menu's 「よくある質問」: asks for the question in the citizen's own words."""
+    turn.say(text_message(t("faq.prompt")))
+    return State.QUESTION
+
+
+def answer_question(turn: Turn) -> StepResult:
+    """Answers, offers candidates (stores the question for 「どれでもない」), or records it as unanswered."""
+    question = turn.text or ""
+    result = _faq_result(turn)
+    decision = decide(result)
+    if decision is Decision.ANSWER:
+        entry = faq_service.get_active(db_session=turn.db_session, faq_id=result.faq_id or "")
+        if entry is not None:
+            _say_answer(turn, entry)
+            return END
+    if decision is not Decision.UNKNOWN:
+        entries = [faq_service.get_active(db_session=turn.db_session, faq_id=i) for i in suggestions(result)]
+        shown = [e for e in entries if e is not None]
+        if shown:
+            _say_candidates(turn, shown)
+            turn.data = {"question": question[: faq_service.MAX_STORED_QUESTION]}
+            return State.PICK
+    faq_service.record_unanswered(db_session=turn.db_session, text=question, result=result)
+    turn.say(menu_text(t("faq.unknown")))
+    return END
+
+
+def show_chosen(turn: Turn) -> StepResult:
+    """A 「もしかして…」 button: the chosen entry's answer (checked: it must exist and be active)."""
+    faq_id = turn.postback_fields.get("id", "")
+    entry = faq_service.get_active(db_session=turn.db_session, faq_id=faq_id) if _valid_id(faq_id) else None
+    if entry is None:
+        turn.say(menu_text(t("faq.gone")))
+        return END
+    _say_answer(turn, entry)
+    return END
+
+
+def none_of_these(turn: Turn) -> StepResult:
+    """「どれでもない」: the question counts as unanswered; the citizen gets the honest answer."""
+    question = str(turn.data.get("question") or "")
+    if question:
+        faq_service.record_unanswered(db_session=turn.db_session, text=question)
+    turn.say(menu_text(t("faq.unknown")))
+    return END
+
+
+def record_feedback(turn: Turn) -> StepResult:
+    """役に立った / 役に立たなかった under an answer: stored per entry and citizen."""
+    faq_id = turn.postback_fields.get("id", "")
+    helpful = turn.postback_fields.get("helpful")
+    if not _valid_id(faq_id) or helpful not in ("1", "0") or turn.user_id is None:
+        turn.say(menu_text(t("faq.gone")))
+        return END
+    try:
+        faq_service.record_feedback(
+            db_session=turn.db_session, faq_id=faq_id, line_user_id=turn.user_id, helpful=helpful == "1"
+        )
+    except faq_service.FaqNotFound:
+        turn.say(menu_text(t("faq.gone")))
+        return END
+    if helpful == "1":
+        turn.say(text_message(t("faq.thanks_helpful")))
+    else:
+        turn.say(menu_text(t("faq.thanks_not_helpful")))
+    return END
+
+
+def out_of_scope(turn: Turn) -> StepResult:
+    """Weather, stocks, chit-chat: kindly say what this account is for."""
+    turn.say(menu_text(t("faq.out_of_scope")))
+    return END
+
+
+def _valid_id(faq_id: str) -> bool:
+    import re
+
+    return bool(re.fullmatch(FAQ_ID_PATTERN, faq_id))
+
+
+def _say_answer(turn: Turn, entry: FaqEntry) -> None:
+    turn.say(
+        text_message(
+            t("faq.answer", question=entry.question, answer=entry.answer),
+            [
+                postback_item(
+                    t("faq.helpful_button"), "faq_feedback", display=t("faq.helpful_button"), id=entry.id, helpful=1
+                ),
+                postback_item(
+                    t("faq.not_helpful_button"),
+                    "faq_feedback",
+                    display=t("faq.not_helpful_button"),
+                    id=entry.id,
+                    helpful=0,
+                ),
+            ],
+        )
+    )
+
+
+def _say_candidates(turn: Turn, entries: list[FaqEntry]) -> None:
+    choices = "\n".join(t("faq.choice", number=i, question=e.question) for i, e in enumerate(entries, start=1))
+    items = [
+        postback_item(t("faq.choice", number=i, question=e.question), "faq", display=e.question, id=e.id)
+        for i, e in enumerate(entries, start=1)
+    ]
+    items.append(postback_item(t("faq.none_button"), "faq_none", display=t("faq.none_display")))
+    turn.say(text_message(t("faq.suggest", choices=choices), items))
+
+
+FLOW = Flow(
+    name="faq",
+    entry_points=[
+        on_postback("faq", show_chosen),
+        on_postback("faq_none", none_of_these),
+        on_postback("faq_feedback", record_feedback),
+        Route(asks_question, answer_question, "text:faq-or-unsure"),
+        Route(answerable_for_unbuilt_capability, answer_question, "text:faq-for-unbuilt-capability"),
+        on_intent("faq", prompt_question),
+        on_intent("out_of_scope", out_of_scope),
+    ],
+    states={
+        State.QUESTION: [Route(question_after_prompt, answer_question, "text:question")],
+        State.PICK: [on_postback("faq", show_chosen), on_postback("faq_none", none_of_these)],
+    },
+)
