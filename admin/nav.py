@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from admin.models import Actor, StaffRole
 
 # Modules that call register_section / register_dashboard_panel when imported (one per capability).
-SECTION_MODULES: tuple[str, ...] = ("handlers.faq.admin",)
+SECTION_MODULES: tuple[str, ...] = ("handlers.faq.admin", "handlers.reservations.admin", "handlers.gis.admin")
 
 ALL_ROLES = frozenset(StaffRole)
 

@@ -60,9 +60,14 @@ def create_app(
             task = asyncio.create_task(processor.run_forever(stop), name="inbox-processor")
         for hook in startup_hooks:
             asyncio.get_running_loop().create_task(hook(app))
+        # notifications: reminders and the nightly purge (jobs in the database; safe in every process).
+        from notifications import scheduler as notification_scheduler
+
+        app.state.scheduler = notification_scheduler.start(db, settings)
         try:
             yield
         finally:
+            notification_scheduler.stop(app.state.scheduler)
             stop.set()
             if app.state.processor is not None:
                 app.state.processor.wake()
@@ -87,6 +92,10 @@ def create_app(
     app.state.processor = None
     app.state.sandbox = None
     app.include_router(webhook.router)
+    # reservations: the QR code images LINE shows (public; the token in the URL is the secret).
+    from handlers.reservations.media import router as reservation_media_router
+
+    app.include_router(reservation_media_router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> JSONResponse:

@@ -21,16 +21,29 @@ log = logging.getLogger(__name__)
 def demo_secrets(var_dir: Path) -> dict[str, str]:
     path = var_dir / "demo-secrets.json"
     if path.exists():
-        return json.loads(path.read_text())
-    values = {
-        "line_channel_secret": secrets.token_hex(16),
-        "line_channel_access_token": secrets.token_urlsafe(32),
-        "secret_key": secrets.token_urlsafe(48),
-    }
+        values = json.loads(path.read_text())
+        if "personal_data_key" in values:
+            return values
+        # reservations: a file from before personal data was encrypted gets its key added once.
+        values["personal_data_key"] = _fernet_key()
+    else:
+        values = {
+            "line_channel_secret": secrets.token_hex(16),
+            "line_channel_access_token": secrets.token_urlsafe(32),
+            "secret_key": secrets.token_urlsafe(48),
+            "personal_data_key": _fernet_key(),
+        }
     var_dir.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(values, indent=2))
     path.chmod(0o600)
     return values
+
+
+def _fernet_key() -> str:
+    """reservations: the key that encrypts form answers at rest (a Fernet key: urlsafe base64 of 32 bytes)."""
+    import base64
+
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
 
 
 def demo_settings(*, host: str, port: int, var_dir: Path, **overrides: Any) -> Settings:

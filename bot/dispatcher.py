@@ -9,7 +9,9 @@ import logging
 from bot import conversation as conversation_service
 from bot.flow import END, Flow, Route, Step, Turn, first_match
 from handlers.faq import flow as faq
+from handlers.gis import flow as gis
 from handlers.handoff import flow as handoff
+from handlers.reservations import flow as reservations
 from handlers.welcome import flow as welcome
 
 log = logging.getLogger(__name__)
@@ -17,7 +19,7 @@ log = logging.getLogger(__name__)
 # Capability flows, most specific first; welcome last (it answers what no capability claims).
 # faq sits just before welcome: it takes `faq` and unsure text, and answers from the FAQ what a
 # capability not built yet would have answered.
-FLOWS: tuple[Flow, ...] = (handoff.FLOW, faq.FLOW, welcome.FLOW)
+FLOWS: tuple[Flow, ...] = (reservations.FLOW, handoff.FLOW, gis.FLOW, faq.FLOW, welcome.FLOW)
 FLOWS_BY_NAME = {flow.name: flow for flow in FLOWS}
 
 # Events that are not part of a conversation.

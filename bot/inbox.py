@@ -16,7 +16,7 @@ from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Index, Integer, String, Text, and_, exists, func, or_, select, update
+from sqlalchemy import Index, Integer, String, Text, and_, delete, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
 from sqlalchemy.orm.attributes import set_committed_value
@@ -262,3 +262,14 @@ def next_due_in(*, db_session: Session) -> float | None:
     if due is None:
         return None
     return max((due - clock.now()).total_seconds(), 0.0)
+
+
+def purge_finished(*, db_session: Session, before: datetime) -> int:
+    """Deletes events finished (done or dead) before `before`: what citizens typed is personal data
+    and is kept only as long as staff need it to investigate."""
+    result = db_session.execute(
+        delete(InboxEvent).where(
+            InboxEvent.status.in_([InboxStatus.DONE, InboxStatus.DEAD]), InboxEvent.received_at < before
+        )
+    )
+    return int(result.rowcount or 0)

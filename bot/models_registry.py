@@ -15,6 +15,8 @@ MODEL_MODULES = (
     "admin.models",
     "handlers.faq.models",
     "handlers.handoff.models",
+    "handlers.gis.models",
+    "handlers.reservations.models",
 )
 
 

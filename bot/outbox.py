@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, func, or_, select, update
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, delete, func, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -263,3 +263,14 @@ def next_due_in(*, db_session: Session) -> float | None:
     if due is None:
         return None
     return max((due - clock.now()).total_seconds(), 0.0)
+
+
+def purge_finished(*, db_session: Session, before: datetime) -> int:
+    """Deletes messages sent, skipped or failed before `before` (their text may hold personal data)."""
+    result = db_session.execute(
+        delete(OutboxMessage).where(
+            OutboxMessage.status.in_([OutboxStatus.SENT, OutboxStatus.SKIPPED, OutboxStatus.FAILED]),
+            OutboxMessage.created_at < before,
+        )
+    )
+    return int(result.rowcount or 0)

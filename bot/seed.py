@@ -16,6 +16,17 @@ def load_demo_data(settings: Settings) -> tuple[str, str] | None:
             # The FAQ knowledge base: entries missing from the database are added, edits are kept.
             faq_service.seed(db_session=db_session)
         with db.session() as db_session:
+            from handlers.reservations import service as reservation_service
+
+            # Counter offices, procedures and slot rules (sample data): what is missing is added.
+            reservation_service.seed(db_session=db_session)
+        with db.session() as db_session:
+            from handlers.gis import service as gis_service
+
+            # Map layers (GSI shelters, sample facilities and AEDs) and the sample garbage calendar:
+            # layers missing from the database are loaded, staff uploads are kept.
+            gis_service.seed(db_session=db_session)
+        with db.session() as db_session:
             try:
                 from admin.service import ensure_demo_user
             except ImportError:

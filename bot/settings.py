@@ -42,7 +42,8 @@ class Settings(BaseSettings):
     inbox_max_attempts: int = Field(default=5, ge=1)
     inbox_lease_seconds: int = Field(default=60, ge=5)
     outbox_max_attempts: int = Field(default=8, ge=1)
-    worker_poll_seconds: float = Field(default=0.5, gt=0)
+    # How soon a separate worker notices new events (the web process wakes its own processor at once).
+    worker_poll_seconds: float = Field(default=0.1, gt=0)
 
     # Replies use the reply token while it is surely valid (LINE: one minute); later, push.
     reply_token_max_age_seconds: int = Field(default=50, ge=1, le=60)
@@ -54,6 +55,19 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
 
+    # Staff admin: sessions and login throttling.
+    admin_session_idle_minutes: int = Field(default=30, ge=1)
+    admin_session_max_hours: int = Field(default=12, ge=1)
+    admin_login_max_failures: int = Field(default=5, ge=1)
+    admin_login_ip_max_failures: int = Field(default=20, ge=1)
+    admin_login_window_minutes: int = Field(default=15, ge=1)
+    admin_login_lock_minutes: int = Field(default=15, ge=1)
+    admin_login_delay_seconds: float = Field(default=0.5, ge=0)
+    admin_login_delay_max_seconds: float = Field(default=4.0, ge=0)
+
+    # Processed webhook events and sent messages hold what citizens typed: deleted after this many days.
+    message_log_retention_days: int = Field(default=14, ge=1, le=3650)
+
     # Japanese understanding (nlu/): the embedded engine, or a Rasa server answering /model/parse
     # (the embedded engine answers whenever Rasa is down or slow).
     nlu_backend: Literal["embedded", "rasa"] = "embedded"
@@ -62,6 +76,25 @@ class Settings(BaseSettings):
     # Where the embedded engine caches its trained model (keyed by a hash of the training data).
     nlu_cache_dir: str = "var/nlu"
 
+    # Counter reservations (handlers/reservations). Citizens book from `reservation_min_days_ahead`
+    # days ahead up to `reservation_window_days`; a day closes to LINE bookings at
+    # `reservation_cutoff_time` (Tokyo) the day before. Staff bookings (phone, counter) skip both.
+    reservation_window_days: int = Field(default=30, ge=1, le=366)
+    reservation_min_days_ahead: int = Field(default=1, ge=0, le=30)
+    reservation_cutoff_time: str = Field(default="17:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    # Upcoming (not cancelled, not yet visited) bookings one citizen may hold at once.
+    reservation_max_active: int = Field(default=3, ge=1, le=50)
+    # Reminder pushes (Tokyo times): the day before, and on the morning of the visit.
+    reminder_day_before_time: str = Field(default="18:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    reminder_same_day_time: str = Field(default="08:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    # How often the scheduler looks for reminders that fell due (seconds); false = no scheduler here.
+    reminder_sweep_seconds: int = Field(default=60, ge=5, le=3600)
+    scheduler_enabled: bool = True
+    # Fernet key(s) for personal data at rest (form answers): urlsafe base64 of 32 bytes; several,
+    # comma-separated, rotate keys (the first encrypts, all decrypt). Empty: derived from SECRET_KEY.
+    personal_data_key: str = ""
+    # Form answers are purged this many days after the visit.
+    personal_data_retention_days: int = Field(default=30, ge=0, le=3650)
 
     @field_validator("line_api_base_url", "line_data_api_base_url", "public_base_url")
     @classmethod

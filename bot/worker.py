@@ -27,11 +27,16 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
             loop.add_signal_handler(sig, stop.set)
     db = Database(settings.database_url)
     client = LineClient(settings)
+    # notifications: the scheduler runs here too (reminders, purge); its jobs are safe to run twice.
+    from notifications import scheduler as notification_scheduler
+
+    scheduler = notification_scheduler.start(db, settings)
     try:
         processor = InboxProcessor(db, settings, client)
         log.info("worker started (%s)", db.dialect)
         await processor.run_forever(stop)
     finally:
+        notification_scheduler.stop(scheduler)
         await client.close()
         db.dispose()
         log.info("worker stopped")

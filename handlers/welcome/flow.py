@@ -13,13 +13,6 @@ from bot.messages import text as text_message
 # "not yet" with the office's phone number. A capability's own flow, once listed in the
 # dispatcher, answers its intents first, so an entry here is simply never reached.
 NOT_YET_AVAILABLE: dict[str, str] = {
-    "reservation_make": "窓口の予約",
-    "reservation_check": "予約の確認",
-    "reservation_cancel": "予約の取り消し",
-    "shelter_search": "避難所の案内",
-    "facility_search": "施設の案内",
-    "aed_search": "AEDの案内",
-    "garbage_day": "ごみの日の案内",
     "class_info": "スマホ教室の案内",
     "class_signup": "スマホ教室の申し込み",
     "class_cancel": "スマホ教室の取り消し",

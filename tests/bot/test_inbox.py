@@ -132,3 +132,26 @@ def test_concurrent_claimers_never_take_the_same_event(database_url: str) -> Non
         thread.join()
     assert len(taken) == 300 and len(set(taken)) == 300
     db.dispose()
+
+
+def test_retention_deletes_old_finished_events_and_messages_but_nothing_waiting(database_url: str) -> None:
+    from bot import outbox as outbox_service
+    from bot.settings import load_settings
+    from notifications.scheduler import purge_message_log_now
+
+    db = Database(database_url)
+    settings = load_settings(database_url=database_url, message_log_retention_days=14)
+    with db.session() as s:
+        inbox_service.store(db_session=s, raw_events=[text_event("UA", "山田太郎です"), text_event("UB", "x")])
+        old, _still_processing = inbox_service.claim_batch(db_session=s, limit=10, lease_seconds=60)
+        inbox_service.mark_done(db_session=s, inbox_event=old)
+        outbox_service.enqueue_push(db_session=s, to="UA", messages=[{"type": "text", "text": "a"}], purpose="t")
+    clock.travel_to(clock.now() + timedelta(days=15))
+    with db.session() as s:
+        inbox_service.store(db_session=s, raw_events=[text_event("UC", "new")])
+    assert purge_message_log_now(db, settings) == (1, 0)  # the pending push is still to be sent
+    with db.session() as s:
+        left = {e.user_id: e.status for e in s.query(inbox_service.InboxEvent)}
+        assert left == {"UB": InboxStatus.PROCESSING, "UC": InboxStatus.PENDING}
+        assert outbox_service.count_by_status(db_session=s)["pending"] == 1
+    db.dispose()

@@ -1,0 +1,1 @@
+"""Map information: shelters, evacuation sites, public facilities, AEDs and garbage days."""

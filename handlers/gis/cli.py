@@ -1,0 +1,178 @@
+"""`madoguchi gis ...`: load map layers and the garbage calendar, ask for the nearest places, send
+the garbage reminders that are due."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+from sqlalchemy.orm import Session
+
+from handlers.gis.models import Hazard, LayerMeta, LayerScope, PlaceKind
+
+
+@contextmanager
+def _session() -> Iterator[Session]:
+    from bot.db import Database
+    from bot.settings import ConfigError, get_settings
+
+    try:
+        settings = get_settings()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    db = Database(settings.database_url)
+    try:
+        with db.session() as db_session:
+            yield db_session
+    finally:
+        db.dispose()
+
+
+@click.group("gis")
+def gis_group() -> None:
+    """Map information: shelters, evacuation sites, facilities, AEDs; the garbage calendar."""
+
+
+@gis_group.command("import")
+@click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--layer", "key", help="Layer key, e.g. setouchi_shelters (an existing layer is replaced).")
+@click.option("--kind", type=click.Choice([k.value for k in PlaceKind]), help="Kind of place (new layers).")
+@click.option("--title", help="Title staff see (new layers).")
+@click.option("--source", help="Attribution (出典) the license asks for.")
+@click.option("--license", "license_", help="License of the data.")
+@click.option("--city", help="City the places are in.")
+@click.option("--scope", type=click.Choice([s.value for s in LayerScope]), help="city (ours) or neighbour.")
+@click.option("--sample/--no-sample", default=None, help="Mark the layer as sample data.")
+@click.option("--demo", is_flag=True, help="(Re)load every demo layer shipped in handlers/gis/data.")
+def import_command(
+    file: Path | None,
+    key: str | None,
+    kind: str | None,
+    title: str | None,
+    source: str | None,
+    license_: str | None,
+    city: str | None,
+    scope: str | None,
+    sample: bool | None,
+    demo: bool,
+) -> None:
+    """Replace a layer's places with FILE (GeoJSON or CSV), all or nothing.
+
+    A file with problems is refused with the line and the reason; the old layer stays.
+    """
+    from handlers.gis import service as gis_service
+    from handlers.gis.parsing import LayerFileError
+
+    if demo:
+        with _session() as db_session:
+            for meta, path in gis_service.demo_layer_metas():
+                layer = gis_service.import_layer(
+                    db_session=db_session, layer_in=meta, content=path.read_bytes(), filename=path.name
+                )
+                click.echo(f"{layer.key}: {layer.place_count} places (version {layer.version})")
+        return
+    if file is None or not key:
+        raise click.UsageError("give FILE and --layer KEY (or --demo)")
+    with _session() as db_session:
+        existing = gis_service.get_layer_by_key(db_session=db_session, key=key)
+        demo_meta = next((m for m, _ in gis_service.demo_layer_metas() if m.key == key), None)
+        base = LayerMeta.model_validate(existing, from_attributes=True) if existing is not None else demo_meta
+        if base is None and (kind is None or title is None):
+            raise click.UsageError("a new layer needs --kind and --title")
+        values = base.model_dump() if base is not None else {"key": key}
+        overrides = {
+            "kind": kind,
+            "title": title,
+            "source": source,
+            "license": license_,
+            "city": city,
+            "scope": scope,
+            "is_sample": sample,
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        values["key"] = key
+        try:
+            meta = LayerMeta.model_validate(values)
+            layer = gis_service.import_layer(
+                db_session=db_session, layer_in=meta, content=file.read_bytes(), filename=file.name
+            )
+        except LayerFileError as exc:
+            for problem in exc.problems[:50]:
+                click.echo(f"{file.name}: {problem}", err=True)
+            raise click.ClickException(f"refused: {len(exc.problems)} problem(s); the layer was not changed") from None
+        except gis_service.LayerKindMismatch as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"{layer.key}: {layer.place_count} places (version {layer.version})")
+
+
+@gis_group.command("layers")
+def layers_command() -> None:
+    """List the layers with their counts and sources (JSON lines)."""
+    from handlers.gis import service as gis_service
+    from handlers.gis.models import LayerRead
+
+    with _session() as db_session:
+        for layer in gis_service.get_all_layers(db_session=db_session):
+            click.echo(LayerRead.model_validate(layer).model_dump_json())
+
+
+@gis_group.command("nearest")
+@click.option("--lat", type=click.FloatRange(-90, 90), required=True)
+@click.option("--lon", type=click.FloatRange(-180, 180), required=True)
+@click.option("--kind", type=click.Choice([k.value for k in PlaceKind]), default="shelter", show_default=True)
+@click.option("--hazard", type=click.Choice([h.value for h in Hazard]))
+@click.option("--limit", type=click.IntRange(1, 100), default=5, show_default=True)
+@click.option(
+    "--scope",
+    type=click.Choice(["auto", "city", "all"]),
+    default="auto",
+    show_default=True,
+    help="auto: the city's places inside the city, every city's outside it.",
+)
+def nearest_command(lat: float, lon: float, kind: str, hazard: str | None, limit: int, scope: str) -> None:
+    """Print the nearest places as JSON: [{id, name, address, lat, lon, distance_m, hazards}]."""
+    from handlers.gis import service as gis_service
+
+    with _session() as db_session:
+        if not gis_service.indexes(db_session=db_session, kind=PlaceKind(kind)):
+            raise click.ClickException(f"no {kind} layer loaded (try: madoguchi gis import --demo)")
+        found = gis_service.nearest_places(
+            db_session=db_session,
+            lat=lat,
+            lon=lon,
+            kind=PlaceKind(kind),
+            hazard=Hazard(hazard) if hazard else None,
+            limit=limit,
+            scope=scope,
+        )
+    click.echo(json.dumps([f.model_dump(mode="json") for f in found], ensure_ascii=False, indent=2))
+
+
+@gis_group.command("import-garbage")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def import_garbage_command(file: Path) -> None:
+    """Replace the garbage calendar with FILE (YAML, see handlers/gis/data/garbage_sample.yml)."""
+    from handlers.gis import garbage
+
+    with _session() as db_session:
+        try:
+            count = garbage.replace_calendar(
+                db_session=db_session, text=file.read_text(encoding="utf-8"), source_name=file.name
+            )
+        except garbage.GarbageFileError as exc:
+            raise click.ClickException(f"refused: {exc} (the calendar was not changed)") from None
+    click.echo(f"garbage calendar: {count} rules")
+
+
+@gis_group.command("remind")
+def remind_command() -> None:
+    """Queue the garbage reminders due now (the evening before); safe to run every few minutes."""
+    from bot import clock
+    from notifications.garbage import send_due_garbage_reminders
+
+    with _session() as db_session:
+        sent = send_due_garbage_reminders(db_session=db_session, now=clock.now())
+    click.echo(f"garbage reminders queued: {sent}")

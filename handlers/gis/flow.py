@@ -1,0 +1,658 @@
+"""「近くの避難所」 and its kin on LINE: the nearest shelters (by hazard), public facilities and AEDs
+from a location message or a place name, with distance and walking time, as LINE location messages
+plus a Flex carousel; and the garbage calendar for the citizen's district, with an opt-in reminder.
+
+Entry points: the intents shelter_search / facility_search / aed_search / garbage_day, a hazard
+named on its own (「土砂崩れのとき」), and any location message no other flow is waiting for.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import date, timedelta
+from enum import StrEnum
+from typing import Any
+
+from linebot.v3.messaging import URIAction
+
+from bot.catalog import t
+from bot.clock import TOKYO
+from bot.flow import END, Flow, Route, StepResult, Turn, on_intent, on_location, on_postback
+from bot.messages import (
+    MAX_CAROUSEL,
+    card,
+    carousel,
+    flex,
+    location,
+    location_item,
+    postback_item,
+)
+from bot.messages import text as text_message
+from bot.settings import get_settings
+from handlers.gis import garbage as garbage_service
+from handlers.gis import service as gis_service
+from handlers.gis.models import HAZARD_LABELS, Hazard, LayerScope, PlaceKind, ShelterStatus
+from handlers.gis.parsing import HAZARD_WORDS
+from handlers.gis.service import Found, LayerIndex, PlaceRef
+
+SHOWN = 5  # cards in the carousel
+PINS = 3  # LINE location messages (with the text and the carousel: LINE's five per reply)
+WALK_M_PER_MIN = 80  # 不動産の表示に関する公正競争規約: 徒歩1分 = 80m
+FAR_M = 2000
+MAX_WALK_MINUTES = 60
+MAP_URL = "https://www.google.com/maps/search/?api=1&query={lat:.6f},{lon:.6f}"
+# Facility types the NLU names, and the `type` values of the facility layer they mean.
+FACILITY_TYPES: dict[str, tuple[str, ...]] = {
+    "市役所": ("市役所",),
+    "支所": ("支所",),
+    "公民館": ("公民館",),
+    "図書館": ("図書館",),
+    "保健センター": ("保健センター",),
+    "消防": ("消防",),
+}
+_REMINDER_OFF = re.compile(r"(通知|お知らせ|おしらせ|リマインド).*(やめ|止め|とめ|停止|解除|いらない|不要)")
+_REMINDER_ON = re.compile(r"(通知|お知らせ|おしらせ|リマインド)")
+_CHANGE = re.compile(r"(変更|変え|かえ|引っ越|引越)")
+
+
+class State(StrEnum):
+    LOCATION = "location"  # asked for a location (or a place name) to search from
+    SHOWN = "shown"  # results shown: other kinds can be asked for the same point
+    DISTRICT = "district"  # asked for the citizen's garbage district
+
+
+# --- what is being searched for -----------------------------------------------------------------
+
+
+def _hazard(turn: Turn) -> Hazard | None:
+    if turn.nlu is not None:
+        value = turn.nlu.entity("hazard")
+        if value and value in HAZARD_WORDS:
+            return HAZARD_WORDS[value]
+    text = gis_service.normalise(turn.text or "")
+    for word, hazard in sorted(HAZARD_WORDS.items(), key=lambda item: -len(item[0])):
+        if len(word) >= 2 and not word.isascii() and word in text:
+            return hazard
+    return None
+
+
+def _facility_type(turn: Turn) -> str | None:
+    value = turn.nlu.entity("facility_type") if turn.nlu is not None else None
+    if value in FACILITY_TYPES:
+        return value
+    text = gis_service.normalise(turn.text or "")
+    return next((name for name in FACILITY_TYPES if name in text), None)
+
+
+def _what(search: dict[str, Any]) -> str:
+    kind, hazard = search.get("kind"), search.get("hazard")
+    if hazard:
+        return t("gis.what.shelter_hazard", hazard=_hazard_label(hazard))
+    if kind == PlaceKind.FACILITY and search.get("ftype"):
+        return str(search["ftype"])
+    return t(f"gis.what.{kind}")
+
+
+def _hazard_label(value: str) -> str:
+    return HAZARD_LABELS[Hazard(value)]
+
+
+def _search_from(turn: Turn, kind: PlaceKind) -> dict[str, Any]:
+    search: dict[str, Any] = {"kind": kind.value}
+    if kind == PlaceKind.SHELTER:
+        hazard = _hazard(turn)
+        if hazard is not None:
+            search["hazard"] = hazard.value
+    elif kind == PlaceKind.FACILITY:
+        ftype = _facility_type(turn)
+        if ftype:
+            search["ftype"] = ftype
+    return search
+
+
+# --- entry steps ----------------------------------------------------------------------------------
+
+
+def start_shelter(turn: Turn) -> StepResult:
+    """避難所 (by hazard if one is named): answers for a named place, or asks for the location."""
+    return _start(turn, _search_from(turn, PlaceKind.SHELTER))
+
+
+def start_facility(turn: Turn) -> StepResult:
+    """公共施設 (a type if named: 公民館, 図書館 …); 避難所 and AED named here go to their own search."""
+    ftype = turn.nlu.entity("facility_type") if turn.nlu is not None else None
+    if ftype == "避難所":
+        return start_shelter(turn)
+    if ftype == "AED":
+        return start_aed(turn)
+    return _start(turn, _search_from(turn, PlaceKind.FACILITY))
+
+
+def start_aed(turn: Turn) -> StepResult:
+    return _start(turn, _search_from(turn, PlaceKind.AED))
+
+
+def _start(turn: Turn, search: dict[str, Any]) -> StepResult:
+    district = turn.nlu.entity("district") if turn.nlu is not None else None
+    place = gis_service.resolve_place(turn.text, district_hint=district)
+    if place is not None:
+        _answer_place(turn, search, place)
+        turn.data = {"search": search, "lat": place.lat, "lon": place.lon, "place": place.label}
+        return State.SHOWN
+    turn.data = {"search": search}
+    _ask_location(turn, search)
+    return State.LOCATION
+
+
+def hazard_only(turn: Turn) -> bool:
+    """「土砂崩れのとき」「津波」: a hazard named with no confident other intent means "where to go"."""
+    if turn.nlu is None or turn.postback is not None or len(turn.text or "") > 20:
+        return False
+    return turn.nlu.entity("hazard") is not None and turn.nlu.intent_name in (None, "shelter_search")
+
+
+def location_anytime(turn: Turn) -> StepResult:
+    """A location no flow asked for: the nearest shelters, with buttons for AEDs and facilities."""
+    return _answer_location(turn, {"kind": PlaceKind.SHELTER.value})
+
+
+def on_location_sent(turn: Turn) -> StepResult:
+    """The location we asked for: answers what was asked."""
+    return _answer_location(turn, dict(turn.data.get("search") or {"kind": PlaceKind.SHELTER.value}))
+
+
+def place_named(turn: Turn) -> bool:
+    """While we wait for a location: text naming a 大字 or district (not some other request)."""
+    if turn.text is None or turn.postback is not None:
+        return False
+    # A new request (「近くのAED」) starts over from the entry points; only a bare place name is the answer.
+    if turn.nlu is not None and turn.nlu.intent_name is not None:
+        return False
+    return gis_service.resolve_place(turn.text) is not None
+
+
+def on_place_text(turn: Turn) -> StepResult:
+    search = dict(turn.data.get("search") or {"kind": PlaceKind.SHELTER.value})
+    place = gis_service.resolve_place(turn.text)
+    if place is None:  # pragma: no cover - place_named checked it
+        return None
+    _answer_place(turn, search, place)
+    turn.data = {"search": search, "lat": place.lat, "lon": place.lon, "place": place.label}
+    return State.SHOWN
+
+
+def unclear_while_waiting(turn: Turn) -> bool:
+    """Text with no intent at all while we wait for a location: ask once more, kindly."""
+    return turn.text is not None and turn.postback is None and turn.nlu is not None and turn.nlu.intent_name is None
+
+
+def reprompt_location(turn: Turn) -> StepResult:
+    search = dict(turn.data.get("search") or {"kind": PlaceKind.SHELTER.value})
+    turn.say(text_message(t("gis.ask_location_again"), _location_items(search)))
+    return None
+
+
+def pick_area(turn: Turn) -> StepResult:
+    """A district button (邑久 / 牛窓 / 長船) under the location question."""
+    area = turn.postback_fields.get("area", "")
+    if area not in gis_service.DISTRICTS:
+        return reprompt_location(turn)
+    search = dict(turn.data.get("search") or {"kind": PlaceKind.SHELTER.value})
+    search = _valid_search(turn.postback_fields) or search
+    place = gis_service.district_ref(area)
+    _answer_place(turn, search, place)
+    turn.data = {"search": search, "lat": place.lat, "lon": place.lon, "place": place.label}
+    return State.SHOWN
+
+
+def switch_kind(turn: Turn) -> StepResult:
+    """「AED」「公共施設」「津波のとき」 under results: the same point, another kind (or ask the point)."""
+    search = _valid_search(turn.postback_fields)
+    if search is None:
+        turn.say(text_message(t("welcome.expired")))
+        return END
+    lat, lon = turn.data.get("lat"), turn.data.get("lon")
+    if not isinstance(lat, int | float) or not isinstance(lon, int | float):
+        turn.data = {"search": search}
+        _ask_location(turn, search)
+        return State.LOCATION
+    label = turn.data.get("place")
+    if isinstance(label, str) and label:
+        place = gis_service.resolve_place(label)
+        if place is not None:
+            _answer_place(turn, search, place)
+            turn.data = {"search": search, "lat": lat, "lon": lon, "place": label}
+            return State.SHOWN
+    _answer_point(turn, search, float(lat), float(lon))
+    turn.data = {"search": search, "lat": lat, "lon": lon}
+    return State.SHOWN
+
+
+def _valid_search(fields: dict[str, str]) -> dict[str, Any] | None:
+    """Postback data is untrusted: only known kinds and hazards."""
+    try:
+        kind = PlaceKind(fields.get("kind", ""))
+    except ValueError:
+        return None
+    search: dict[str, Any] = {"kind": kind.value}
+    hazard = fields.get("hazard")
+    if hazard:
+        try:
+            search["hazard"] = Hazard(hazard).value
+        except ValueError:
+            return None
+    return search
+
+
+# --- answers --------------------------------------------------------------------------------------
+
+
+def _answer_location(turn: Turn, search: dict[str, Any]) -> StepResult:
+    loc = turn.location
+    if loc is None:  # pragma: no cover - routes only send locations here
+        return None
+    _answer_point(turn, search, loc.latitude, loc.longitude)
+    turn.data = {"search": search, "lat": loc.latitude, "lon": loc.longitude}
+    return State.SHOWN
+
+
+def _answer_point(turn: Turn, search: dict[str, Any], lat: float, lon: float) -> None:
+    inside = gis_service.in_city(lat, lon)
+    kind, hazard = _kind_and_hazard(search)
+    found = gis_service.find_for_citizen(
+        db_session=turn.db_session,
+        lat=lat,
+        lon=lon,
+        kind=kind,
+        hazard=hazard,
+        limit=SHOWN,
+        # In the city, the city's own places; outside it, the neighbours' too.
+        scope=LayerScope.CITY if inside else None,
+        where=_facility_filter(search),
+    )
+    lines = [] if inside else [t("gis.outside_city")]
+    lines.append(t("gis.results_here", what=_what(search)))
+    _say_results(turn, search, found, lines)
+
+
+def _answer_place(turn: Turn, search: dict[str, Any], place: PlaceRef) -> None:
+    kind, hazard = _kind_and_hazard(search)
+    base_filter = _facility_filter(search)
+    prefix = place.address_prefix
+
+    def in_district(index: LayerIndex, i: int) -> bool:
+        return prefix in index.addresses[i] and (base_filter is None or base_filter(index, i))
+
+    found = []
+    if place.is_district:
+        found = gis_service.find_for_citizen(
+            db_session=turn.db_session,
+            lat=place.lat,
+            lon=place.lon,
+            kind=kind,
+            hazard=hazard,
+            limit=SHOWN,
+            scope=LayerScope.CITY,
+            where=in_district,
+        )
+    if not found:
+        found = gis_service.find_for_citizen(
+            db_session=turn.db_session,
+            lat=place.lat,
+            lon=place.lon,
+            kind=kind,
+            hazard=hazard,
+            limit=SHOWN,
+            scope=LayerScope.CITY,
+            where=base_filter,
+        )
+    center = gis_service.DISTRICTS[place.district][1] if place.is_district else place.label
+    _say_results(turn, search, found, [t("gis.results_place", place=place.label, what=_what(search), center=center)])
+
+
+def _kind_and_hazard(search: dict[str, Any]) -> tuple[PlaceKind, Hazard | None]:
+    kind = PlaceKind(search.get("kind", PlaceKind.SHELTER))
+    hazard = Hazard(search["hazard"]) if search.get("hazard") else None
+    if hazard is not None and kind == PlaceKind.SHELTER:
+        # Designation per hazard is a 指定緊急避難場所's: "津波の避難所" means those.
+        kind = PlaceKind.EMERGENCY_SITE
+    return kind, hazard
+
+
+def _facility_filter(search: dict[str, Any]) -> Any:
+    types = FACILITY_TYPES.get(str(search.get("ftype") or ""))
+    if search.get("kind") != PlaceKind.FACILITY or not types:
+        return None
+
+    def of_type(index: LayerIndex, i: int) -> bool:
+        return str(index.properties[i].get("type", "")) in types
+
+    return of_type
+
+
+def _say_results(turn: Turn, search: dict[str, Any], found: list[Found], lines: list[str]) -> None:
+    what = _what(search)
+    kind, hazard = _kind_and_hazard(search)
+    if not found:
+        turn.say(text_message(t("gis.not_found", what=what), _kind_items(search)))
+        return
+    if hazard is not None:
+        lines.append(t("gis.hazard_note", hazard=_hazard_label(hazard.value)))
+    sheltering = kind in gis_service.SHELTER_KINDS
+    disaster = sheltering and gis_service.disaster_mode(db_session=turn.db_session)
+    if disaster:
+        if any(f.status == ShelterStatus.OPEN for f in found):
+            lines.insert(0, t("gis.disaster_open"))
+        else:
+            lines.insert(0, t("gis.disaster_none_open"))
+    nearest_m = min(f.distance_m for f in found)
+    if sheltering and nearest_m > FAR_M:
+        lines.append(t("gis.far", what=what, distance=t("gis.distance_far", distance=_distance_words(nearest_m))))
+    if kind == PlaceKind.AED:
+        lines.append(t("gis.aed_note"))
+    if any(f.is_sample for f in found):
+        lines.append(t("gis.sample_note"))
+    turn.say(text_message("\n".join(lines)))
+    for place in found[:PINS]:
+        turn.say(location(_pin_title(place, disaster), _short_address(place) or place.name, place.lat, place.lon))
+    bubbles = [_card(place, disaster) for place in found[:MAX_CAROUSEL]]
+    turn.say(flex(t("gis.alt_results", what=what), carousel(bubbles), _kind_items(search)))
+
+
+def _pin_title(place: Found, disaster: bool) -> str:
+    if disaster and place.status != ShelterStatus.NOT_OPEN:
+        return f"【{t(f'gis.status.{place.status.value}')}】{place.name}"
+    return place.name
+
+
+def _short_address(place: Found) -> str:
+    return place.address.removeprefix("岡山県")
+
+
+def _distance_words(meters: float) -> str:
+    if meters < 1000:
+        return f"{max(10, round(meters / 10) * 10)}m"
+    if meters < 10_000:
+        return f"{meters / 1000:.1f}km"
+    return f"{round(meters / 1000)}km"
+
+
+def distance_text(meters: float) -> str:
+    """「約450m・徒歩6分」, or 「約12km」 when it is too far to walk."""
+    minutes = max(1, math.ceil(meters / WALK_M_PER_MIN))
+    if minutes > MAX_WALK_MINUTES:
+        return t("gis.distance_far", distance=_distance_words(meters))
+    return t("gis.distance_walk", distance=_distance_words(meters), minutes=minutes)
+
+
+def _card(place: Found, disaster: bool) -> Any:
+    rows: list[tuple[str, str]] = [(t("gis.row.distance"), distance_text(place.distance_m))]
+    if disaster and place.kind in gis_service.SHELTER_KINDS:
+        rows.insert(0, (t("gis.row.status"), t(f"gis.status.{place.status.value}")))
+    if place.city and place.city != get_settings().city_name:
+        rows.append((t("gis.row.city"), place.city))
+    rows.append((t("gis.row.address"), _short_address(place) or "—"))
+    if place.kind in gis_service.SHELTER_KINDS:
+        labels = "・".join(_hazard_label(h) for h in place.hazards) or t("gis.no_hazards")
+        rows.append((t("gis.row.hazards"), labels))
+    props = place.properties
+    if props.get("place"):
+        rows.append((t("gis.row.place"), str(props["place"])))
+    if props.get("hours"):
+        rows.append((t("gis.row.hours"), str(props["hours"])))
+    if props.get("phone"):
+        rows.append((t("gis.row.phone"), str(props["phone"])))
+    note = place.source
+    if place.is_sample:
+        note = t("gis.sample_note")
+    button = URIAction(label=t("gis.map_button"), uri=MAP_URL.format(lat=place.lat, lon=place.lon))
+    return card(place.name, rows, note=note[:200], buttons=[button])
+
+
+def _ask_location(turn: Turn, search: dict[str, Any]) -> None:
+    turn.say(text_message(t("gis.ask_location", what=_what(search)), _location_items(search)))
+
+
+def _location_items(search: dict[str, Any]) -> list[Any]:
+    fields = {"kind": search.get("kind"), "hazard": search.get("hazard")}
+    return [
+        location_item(t("gis.location_button")),
+        *[postback_item(d, "gis_area", display=d, area=d, **fields) for d in gis_service.DISTRICTS],
+    ]
+
+
+def _kind_items(search: dict[str, Any]) -> list[Any]:
+    """Under results: search again from another point, or another kind from this one."""
+    items = [location_item(t("gis.other_place_button"))]
+    kind = search.get("kind")
+    if kind != PlaceKind.SHELTER.value or search.get("hazard"):
+        items.append(postback_item(t("gis.kind_buttons.shelter"), "gis_kind", kind=PlaceKind.SHELTER.value))
+    if not search.get("hazard"):
+        items.append(
+            postback_item(
+                t("gis.kind_buttons.tsunami"), "gis_kind", kind=PlaceKind.SHELTER.value, hazard=Hazard.TSUNAMI.value
+            )
+        )
+    if kind != PlaceKind.AED.value:
+        items.append(postback_item(t("gis.kind_buttons.aed"), "gis_kind", kind=PlaceKind.AED.value))
+    if kind != PlaceKind.FACILITY.value:
+        items.append(postback_item(t("gis.kind_buttons.facility"), "gis_kind", kind=PlaceKind.FACILITY.value))
+    return items
+
+
+# --- garbage ---------------------------------------------------------------------------------------
+
+
+def garbage_day(turn: Turn) -> StepResult:
+    """「明日は何ごみ?」「牛窓のびんの日」「ごみの通知をやめる」: answers for the citizen's district,
+    asking it once (remembered) when we do not know it."""
+    if turn.user_id is None:
+        return END
+    text = gis_service.normalise(turn.text or "")
+    pref = garbage_service.get_preference(db_session=turn.db_session, line_user_id=turn.user_id)
+    if pref is not None and _REMINDER_OFF.search(text):
+        garbage_service.set_reminder(db_session=turn.db_session, line_user_id=turn.user_id, on=False)
+        turn.say(text_message(t("gis.garbage.reminder_off"), _garbage_items(False)))
+        return END
+    if _CHANGE.search(text) and not _has_question(turn):
+        turn.data = {"question": ""}
+        _ask_district(turn)
+        return State.DISTRICT
+    named = gis_service.resolve_place(turn.text, district_hint=_nlu_district(turn))
+    district = named.district if named is not None else (pref.district if pref is not None else None)
+    if district is None:
+        turn.data = {"question": (turn.text or "")[:200], "date": _asked_date(turn)}
+        _ask_district(turn)
+        return State.DISTRICT
+    if pref is None:
+        pref = garbage_service.set_district(db_session=turn.db_session, line_user_id=turn.user_id, district=district)
+    if _REMINDER_ON.search(text) and not _REMINDER_OFF.search(text):
+        garbage_service.set_reminder(db_session=turn.db_session, line_user_id=turn.user_id, on=True)
+        turn.say(text_message(t("gis.garbage.reminder_on"), _garbage_items(True)))
+        return END
+    _answer_garbage(turn, district, turn.text or "", _asked_date(turn), reminder=pref.reminder)
+    return END
+
+
+def garbage_reminder_words(turn: Turn) -> bool:
+    """「ごみの通知をやめる」: the NLU may hear 配信停止 (unsubscribe); garbage words make it ours."""
+    if turn.text is None or turn.postback is not None:
+        return False
+    text = gis_service.normalise(turn.text)
+    return bool(re.search(r"(ごみ|ゴミ)", text)) and bool(_REMINDER_ON.search(text))
+
+
+def _has_question(turn: Turn) -> bool:
+    rules = garbage_service.get_rules(db_session=turn.db_session)
+    return _asked_date(turn) is not None or garbage_service.category_in(rules, turn.text or "") is not None
+
+
+def _nlu_district(turn: Turn) -> str | None:
+    return turn.nlu.entity("district") if turn.nlu is not None else None
+
+
+def _asked_date(turn: Turn) -> str | None:
+    value = turn.nlu.entity("date") if turn.nlu is not None else None
+    if value:
+        try:
+            return date.fromisoformat(value[:10]).isoformat()
+        except ValueError:
+            pass
+    text = gis_service.normalise(turn.text or "")
+    today = turn.now.astimezone(TOKYO).date()
+    for words, offset in ((("明後日", "あさって"), 2), (("明日", "あした", "あす"), 1), (("今日", "きょう"), 0)):
+        if any(w in text for w in words):
+            return (today + timedelta(days=offset)).isoformat()
+    return None
+
+
+def pick_district(turn: Turn) -> StepResult:
+    """A district button: saves it and answers the question that was waiting (if any)."""
+    district = turn.postback_fields.get("district", "")
+    if turn.user_id is None or district not in garbage_service.districts(db_session=turn.db_session):
+        _ask_district(turn)
+        return None
+    return _district_chosen(turn, district)
+
+
+def district_named(turn: Turn) -> bool:
+    return turn.text is not None and gis_service.resolve_place(turn.text) is not None
+
+
+def district_text(turn: Turn) -> StepResult:
+    place = gis_service.resolve_place(turn.text)
+    if place is None or turn.user_id is None:  # pragma: no cover - district_named checked it
+        return None
+    return _district_chosen(turn, place.district)
+
+
+def _district_chosen(turn: Turn, district: str) -> StepResult:
+    assert turn.user_id is not None
+    pref = garbage_service.set_district(db_session=turn.db_session, line_user_id=turn.user_id, district=district)
+    question = str(turn.data.get("question") or "")
+    asked = turn.data.get("date")
+    turn.say(text_message(t("gis.garbage.district_saved", district=district)))
+    _answer_garbage(turn, district, question, asked if isinstance(asked, str) else None, reminder=pref.reminder)
+    return END
+
+
+def set_reminder(turn: Turn) -> StepResult:
+    """「前日に通知する」/「通知をやめる」 buttons."""
+    on = turn.postback_fields.get("on") == "1"
+    if turn.user_id is None:
+        return END
+    pref = garbage_service.set_reminder(db_session=turn.db_session, line_user_id=turn.user_id, on=on)
+    if pref is None:
+        turn.data = {"question": ""}
+        _ask_district(turn)
+        return State.DISTRICT
+    turn.say(text_message(t("gis.garbage.reminder_on" if on else "gis.garbage.reminder_off"), _garbage_items(on)))
+    return END
+
+
+def change_district(turn: Turn) -> StepResult:
+    turn.data = {"question": ""}
+    _ask_district(turn)
+    return State.DISTRICT
+
+
+def _ask_district(turn: Turn) -> None:
+    items = [
+        postback_item(d, "gis_district", display=d, district=d)
+        for d in garbage_service.districts(db_session=turn.db_session)
+    ]
+    turn.say(text_message(t("gis.garbage.ask_district"), items))
+
+
+def _answer_garbage(turn: Turn, district: str, question: str, asked: str | None, *, reminder: bool) -> None:
+    rules = garbage_service.get_rules(db_session=turn.db_session)
+    today = turn.now.astimezone(TOKYO).date()
+    category = garbage_service.category_in(rules, question)
+    if asked is not None:
+        day = date.fromisoformat(asked)
+        when = _when(day, today)
+        closed = garbage_service.closure_on(rules, day, district)
+        kinds = garbage_service.collections_on(rules, day, district)
+        if closed:
+            body = t("gis.garbage.day_closed", when=when, label=closed)
+        elif kinds:
+            body = t("gis.garbage.day", when=when, district=district, categories="・".join(kinds))
+        else:
+            body = t("gis.garbage.day_none", when=when, district=district)
+    elif category is not None:
+        days = garbage_service.next_days(rules, category, district, today, count=3)
+        if days:
+            lines = "\n".join(t("gis.garbage.day_line", day=_when(d, today)) for d in days)
+            body = t("gis.garbage.category", district=district, category=category, days=lines)
+        else:
+            body = t("gis.garbage.category_none", district=district, category=category)
+    else:
+        lines_out = []
+        for offset in range(7):
+            day = today + timedelta(days=offset)
+            closed = garbage_service.closure_on(rules, day, district)
+            kinds = garbage_service.collections_on(rules, day, district)
+            if closed:
+                lines_out.append(t("gis.garbage.week_closed_line", day=_when(day, today), label=closed))
+            elif kinds:
+                lines_out.append(t("gis.garbage.week_line", day=_when(day, today), categories="・".join(kinds)))
+        body = t("gis.garbage.week", district=district, lines="\n".join(lines_out) or t("gis.garbage.week_empty"))
+    if any(r.source and "サンプル" in r.source for r in rules):
+        body += "\n" + t("gis.garbage.sample_note")
+    turn.say(text_message(body, _garbage_items(reminder)))
+
+
+def _when(day: date, today: date) -> str:
+    words = t("gis.garbage.date", month=day.month, day=day.day, weekday=t("gis.garbage.weekdays")[day.weekday()])
+    if day == today:
+        return t("gis.garbage.today", date=words)
+    if day == today + timedelta(days=1):
+        return t("gis.garbage.tomorrow", date=words)
+    return words
+
+
+def _garbage_items(reminder_on: bool) -> list[Any]:
+    toggle = (
+        postback_item(t("gis.garbage.reminder_off_button"), "gis_garbage_reminder", on=0)
+        if reminder_on
+        else postback_item(t("gis.garbage.reminder_on_button"), "gis_garbage_reminder", on=1)
+    )
+    return [toggle, postback_item(t("gis.garbage.change_district_button"), "gis_garbage_district")]
+
+
+FLOW = Flow(
+    name="gis",
+    entry_points=[
+        on_postback("gis_kind", switch_kind),
+        on_postback("gis_area", pick_area),
+        on_postback("gis_district", pick_district),
+        on_postback("gis_garbage_reminder", set_reminder),
+        on_postback("gis_garbage_district", change_district),
+        Route(garbage_reminder_words, garbage_day, "text:garbage-reminder"),
+        on_intent("shelter_search", start_shelter),
+        on_intent("facility_search", start_facility),
+        on_intent("aed_search", start_aed),
+        on_intent("garbage_day", garbage_day),
+        Route(hazard_only, start_shelter, "text:hazard"),
+        on_location(location_anytime),
+    ],
+    states={
+        State.LOCATION: [
+            on_location(on_location_sent),
+            on_postback("gis_area", pick_area),
+            on_postback("gis_kind", switch_kind),
+            Route(place_named, on_place_text, "text:place"),
+            Route(unclear_while_waiting, reprompt_location, "text:unclear"),
+        ],
+        State.SHOWN: [
+            on_location(on_location_sent),
+            on_postback("gis_kind", switch_kind),
+            on_postback("gis_area", pick_area),
+        ],
+        State.DISTRICT: [
+            on_postback("gis_district", pick_district),
+            Route(district_named, district_text, "text:district"),
+        ],
+    },
+)

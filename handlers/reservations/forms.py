@@ -1,0 +1,228 @@
+"""The application form's questions: each field kind knows how to read a citizen's answer.
+
+Answers arrive as typed on a phone: 全角 digits, hiragana where katakana is wanted, 和暦 dates,
+hyphens of every width. `clean(field, text)` answers the stored form or raises `InvalidAnswer`;
+what the citizen is asked and told lives in the catalog (reservations.fields.<key>).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+MAX_ANSWER = 200
+
+
+class InvalidAnswer(ValueError):
+    """The answer does not fit. It never carries the answer itself (personal data stays out of logs)."""
+
+
+DOES_NOT_FIT = "answer does not fit"
+
+
+@dataclass(frozen=True)
+class FormField:
+    key: str
+    label: str  # staff and the printed form (the citizen's wording is in the catalog)
+    kind: str
+    required: bool = True
+    # Quick-reply choices offered with the question (the citizen may also type).
+    choices: tuple[str, ...] = ()
+    picker: bool = False  # a date: offer LINE's date picker
+
+
+def _nfkc(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).strip()
+
+
+def _text(value: str, *, min_len: int = 1, max_len: int = 100) -> str:
+    value = re.sub(r"\s+", " ", _nfkc(value))
+    if not min_len <= len(value) <= max_len:
+        raise InvalidAnswer(DOES_NOT_FIT)
+    if any(unicodedata.category(ch).startswith("C") for ch in value):
+        raise InvalidAnswer(DOES_NOT_FIT)
+    return value
+
+
+def clean_name(value: str) -> str:
+    value = _text(value, min_len=1, max_len=40)
+    if re.search(r"[0-9@#$%^&*=<>{}\[\]|\\/]", value):
+        raise InvalidAnswer(DOES_NOT_FIT)
+    return value
+
+
+def to_katakana(value: str) -> str:
+    return "".join(chr(ord(ch) + 0x60) if "ぁ" <= ch <= "ゖ" else ch for ch in value)
+
+
+def clean_furigana(value: str) -> str:
+    value = to_katakana(_nfkc(value)).replace("\u3000", " ")
+    value = re.sub(r"\s+", " ", value).strip()
+    if not value or len(value) > 60 or not re.fullmatch(r"[ァ-ヶー・ ]+", value):
+        raise InvalidAnswer(DOES_NOT_FIT)
+    return value
+
+
+_DASHES = "-‐‑‒–—―−ー－ｰ"
+
+
+def clean_phone(value: str) -> str:
+    digits = _nfkc(value)
+    digits = re.sub(rf"[\s(){re.escape(_DASHES)}]", "", digits)
+    # Mobile and IP phones (020/050/070/080/090) have 11 digits; landlines 10.
+    mobile = re.match(r"0[25789]0", digits) is not None
+    if not re.fullmatch(r"0\d{10}" if mobile else r"0\d{9}", digits):
+        raise InvalidAnswer(DOES_NOT_FIT)
+    return digits
+
+
+def clean_address(value: str) -> str:
+    value = _text(value, min_len=4, max_len=120)
+    if not re.search(r"[^\d\s\-]", value):  # digits alone are not an address
+        raise InvalidAnswer(DOES_NOT_FIT)
+    return value
+
+
+ERAS = {"明治": 1868, "大正": 1912, "昭和": 1926, "平成": 1989, "令和": 2019}
+ERA_LETTERS = {"M": "明治", "T": "大正", "S": "昭和", "H": "平成", "R": "令和"}
+
+
+def parse_date(value: str) -> date:
+    """西暦 (1950年4月1日, 1950/4/1, 1950-04-01, 19500401) or 和暦 (昭和25年4月1日, S25.4.1, 令和元年…)."""
+    text = _nfkc(value).replace(" ", "")
+    text = text.upper()
+    match = re.fullmatch(r"(明治|大正|昭和|平成|令和|[MTSHR])(\d{1,2}|元)[年./\-](\d{1,2})[月./\-](\d{1,2})日?", text)
+    if match:
+        era = ERA_LETTERS.get(match.group(1), match.group(1))
+        year = ERAS[era] + (1 if match.group(2) == "元" else int(match.group(2))) - 1
+        month, day = int(match.group(3)), int(match.group(4))
+    else:
+        match = re.fullmatch(r"(\d{4})[年./\-](\d{1,2})[月./\-](\d{1,2})日?", text) or re.fullmatch(
+            r"(\d{4})(\d{2})(\d{2})", text
+        )
+        if not match:
+            raise InvalidAnswer(DOES_NOT_FIT)
+        year, month, day = int(match.group(1)), int(match.group(2)), int(match.group(3))
+    try:
+        return date(year, month, day)
+    except ValueError:
+        raise InvalidAnswer(DOES_NOT_FIT) from None
+
+
+def _past_date(value: str, today: date) -> str:
+    found = parse_date(value)
+    if not date(1900, 1, 1) <= found <= today:
+        raise InvalidAnswer(DOES_NOT_FIT)
+    return found.isoformat()
+
+
+def _move_date(value: str, today: date) -> str:
+    found = parse_date(value)
+    # 転入・転出・転居: the move is within two weeks before the notice, or planned (転出 up to ~1 month).
+    if not today - timedelta(days=90) <= found <= today + timedelta(days=60):
+        raise InvalidAnswer(DOES_NOT_FIT)
+    return found.isoformat()
+
+
+def clean_copies(value: str) -> str:
+    text = _nfkc(value).removesuffix("通").removesuffix("部").strip()
+    kanji = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
+    number = kanji.get(text) if text in kanji else (int(text) if text.isdigit() else None)
+    if number is None or not 1 <= number <= 10:
+        raise InvalidAnswer(DOES_NOT_FIT)
+    return str(number)
+
+
+def clean_insured_number(value: str) -> str:
+    digits = re.sub(rf"[\s{re.escape(_DASHES)}]", "", _nfkc(value))
+    if not re.fullmatch(r"\d{10}", digits):
+        raise InvalidAnswer(DOES_NOT_FIT)
+    return digits
+
+
+FIELDS: dict[str, FormField] = {
+    f.key: f
+    for f in (
+        FormField("name", "氏名", "name"),
+        FormField("furigana", "フリガナ", "furigana"),
+        FormField("birth_date", "生年月日", "birth_date", picker=True),
+        FormField("phone", "電話番号", "phone"),
+        FormField("address", "住所", "address"),
+        FormField("previous_address", "前住所", "address"),
+        FormField("new_address", "新住所", "address"),
+        FormField("move_date", "異動日（引っ越しの日）", "move_date", picker=True),
+        FormField("copies", "必要な通数", "copies", choices=("1通", "2通", "3通")),
+        FormField("honseki", "本籍地", "address"),
+        FormField("hitto", "筆頭者の氏名", "name"),
+        FormField("child_name", "お子さんの氏名", "name"),
+        FormField("child_birth_date", "お子さんの生年月日", "birth_date", picker=True),
+        FormField("insured_number", "介護保険の被保険者番号", "insured_number", required=False),
+    )
+}
+
+_CLEANERS: dict[str, Callable[[str, date], str]] = {
+    "name": lambda v, _: clean_name(v),
+    "furigana": lambda v, _: clean_furigana(v),
+    "birth_date": _past_date,
+    "phone": lambda v, _: clean_phone(v),
+    "address": lambda v, _: clean_address(v),
+    "move_date": _move_date,
+    "copies": lambda v, _: clean_copies(v),
+    "insured_number": lambda v, _: clean_insured_number(v),
+}
+
+
+def clean(field: FormField, value: str, *, today: date) -> str:
+    """The answer as stored, or InvalidAnswer."""
+    if len(value) > MAX_ANSWER * 2:
+        raise InvalidAnswer("too long")
+    return _CLEANERS[field.kind](value, today)
+
+
+def clean_all(field_keys: list[str], answers: dict[str, str], *, today: date) -> dict[str, str]:
+    """Validates a whole form at once (staff and API bookings): every required field present and valid."""
+    out: dict[str, str] = {}
+    for key in field_keys:
+        field = FIELDS[key]
+        raw = (answers.get(key) or "").strip()
+        if not raw:
+            if field.required:
+                raise InvalidAnswer(key)
+            continue
+        try:
+            out[key] = clean(field, raw, today=today)
+        except InvalidAnswer:
+            raise InvalidAnswer(key) from None
+    return out
+
+
+def display(field: FormField, value: str) -> str:
+    """How a stored answer reads on the confirmation card and the printed form."""
+    if field.kind in ("birth_date", "move_date"):
+        try:
+            day = date.fromisoformat(value)
+        except ValueError:
+            return value
+        return f"{day.year}年{day.month}月{day.day}日{_wareki(day)}"
+    if field.kind == "copies":
+        return f"{value}通"
+    if field.kind == "phone" and len(value) == 11:  # mobile: 090-1234-5678 (landlines vary by area code)
+        return f"{value[:3]}-{value[3:7]}-{value[7:]}"
+    return value
+
+
+def _wareki(day: date) -> str:
+    starts = [
+        ("令和", date(2019, 5, 1)),
+        ("平成", date(1989, 1, 8)),
+        ("昭和", date(1926, 12, 25)),
+        ("大正", date(1912, 7, 30)),
+    ]
+    for era, start in starts:
+        if day >= start:
+            year = day.year - start.year + 1
+            return f"（{era}{'元' if year == 1 else year}年）"
+    return ""

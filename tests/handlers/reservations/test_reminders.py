@@ -1,0 +1,220 @@
+"""Reminders (SQLite and PostgreSQL): the day before and on the morning, sent once whatever runs them
+(twice, from two processes at once, after a restart of the scheduler), never for a cancelled
+booking; the nightly purge job; a staff cancellation tells the citizen. Time travels with
+bot.clock; the scheduler's own job store is the real one in the test database."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+
+from bot import clock
+from bot.db import Database
+from bot.outbox import OutboxMessage
+from handlers.reservations import cards
+from handlers.reservations import service as reservation_service
+from handlers.reservations.models import (
+    ReminderSent,
+    Reservation,
+    ReservationChannel,
+    ReservationCreate,
+)
+from notifications import reminders, scheduler
+from tests.handlers.reservations.conftest import new_citizen
+from tests.support import LiveApp, settled, texts, wait_until
+
+ANSWERS = {
+    "name": "瀬戸内 花子",
+    "furigana": "セトウチ ハナコ",
+    "birth_date": "1950-04-01",
+    "phone": "09012345678",
+    "address": "瀬戸内市邑久町尾張300-1",
+}
+
+
+def book(app: LiveApp, user: str, hhmm: str = "10:00") -> int:
+    with app.db.session() as db_session:
+        slots = reservation_service.get_slots_for_day(
+            db_session=db_session, office_id="honcho", day=datetime(2026, 11, 25).date()
+        )
+        slot = next(s for s in slots if cards.time_text(s.starts_at) == hhmm)
+        booked = reservation_service.create(
+            db_session=db_session,
+            reservation_in=ReservationCreate(
+                procedure_id="inkan",
+                slot_id=slot.id,
+                answers=ANSWERS,
+                channel=ReservationChannel.LINE,
+                line_user_id=user,
+            ),
+            settings=app.settings,
+        )
+        return booked.reservation.id
+
+
+def pushes(app: LiveApp, purpose_prefix: str) -> list[OutboxMessage]:
+    with app.db.session() as db_session:
+        return list(db_session.scalars(select(OutboxMessage).where(OutboxMessage.purpose.startswith(purpose_prefix))))
+
+
+def at(day: int, hour: int, minute: int = 0) -> datetime:
+    return datetime(2026, 11, day, hour, minute, tzinfo=clock.TOKYO)
+
+
+def test_reminders_go_out_once_the_day_before_and_on_the_morning(rsv_app: LiveApp) -> None:
+    app = rsv_app
+    app.app.state.scheduler.pause()  # the test runs the jobs itself
+    user, other = new_citizen(app), new_citizen(app)
+    kept = book(app, user)
+    cancelled = book(app, other, "11:00")
+    with app.db.session() as db_session:
+        reservation = db_session.get(Reservation, cancelled)
+        assert reservation is not None
+        reservation_service.cancel(db_session=db_session, reservation=reservation, reason="citizen")
+
+    clock.travel_to(at(24, 17, 59))
+    assert reminders.send_due(db=app.db, settings=app.settings) == 0
+    clock.travel_to(at(24, 18, 1))
+    assert reminders.send_due(db=app.db, settings=app.settings) == 1
+    assert reminders.send_due(db=app.db, settings=app.settings) == 0  # run again: nothing more
+    # Two processes sweeping at the same moment, and the per-booking job run directly: still once.
+    engines = [Database(app.settings.database_url) for _ in range(2)]
+    results: list[int] = []
+    threads = [
+        threading.Thread(target=lambda e=e: results.append(reminders.send_due(db=e, settings=app.settings)))
+        for e in engines
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for engine in engines:
+        engine.dispose()
+    assert results == [0, 0]
+    assert not reminders.send_reminder(db=app.db, settings=app.settings, reservation_id=kept, kind="day_before")
+    [day_before] = pushes(app, "reminder:day_before:")
+    assert day_before.to == user and day_before.purpose == f"reminder:day_before:{kept}"
+    delivered = wait_until(lambda: app.sandbox.deliveries(to=user), what="the reminder push")
+    assert delivered[0].endpoint == "push"
+    [reminder_text] = texts(delivered)
+    assert reminder_text.startswith("明日は、窓口のご予約の日です。") and "11月25日（水） 10:00" in reminder_text
+    assert "登録する印鑑" in reminder_text  # 持ち物
+    assert app.sandbox.deliveries(to=other) == []  # cancelled: no reminder
+
+    clock.travel_to(at(25, 7, 59))
+    assert reminders.send_due(db=app.db, settings=app.settings) == 0
+    clock.travel_to(at(25, 8, 0))
+    assert reminders.send_due(db=app.db, settings=app.settings) == 1
+    assert reminders.send_due(db=app.db, settings=app.settings) == 0
+    clock.travel_to(at(25, 10, 5))  # after the visit began: nothing is late-sent
+    assert reminders.send_due(db=app.db, settings=app.settings) == 0
+    wait_until(lambda: len(app.sandbox.deliveries(to=user)) == 2, what="the morning reminder")
+    assert texts(app.sandbox.deliveries(to=user))[1].startswith("本日は、窓口のご予約の日です。")
+    with app.db.session() as db_session:
+        assert db_session.scalar(select(func.count()).select_from(ReminderSent)) == 2
+
+
+def test_a_booking_moved_to_another_day_is_reminded_again_and_late_bookings_are_not(rsv_app: LiveApp) -> None:
+    app = rsv_app
+    app.app.state.scheduler.pause()
+    user = new_citizen(app)
+    reservation_id = book(app, user, "13:00")
+    clock.travel_to(at(24, 18, 30))
+    assert reminders.send_due(db=app.db, settings=app.settings) == 1
+    with app.db.session() as db_session:
+        reservation = db_session.get(Reservation, reservation_id)
+        assert reservation is not None
+        thursday = reservation_service.get_slots_for_day(
+            db_session=db_session, office_id="honcho", day=at(26, 0).date()
+        )
+        reservation_service.reschedule(
+            db_session=db_session,
+            reservation=reservation,
+            slot_id=thursday[0].id,
+            settings=app.settings,
+            by_citizen=False,
+        )
+    clock.travel_to(at(25, 18, 0))
+    assert reminders.send_due(db=app.db, settings=app.settings) == 1  # for Thursday this time
+    assert len(pushes(app, "reminder:day_before:")) == 2
+    # Booked after the reminder time (here 16:00, before the 17:00 cutoff): no reminder, they just booked.
+    app.settings.reminder_day_before_time = "16:00"
+    clock.travel_to(at(26, 16, 30))
+    with app.db.session() as db_session:
+        friday = reservation_service.get_slots_for_day(db_session=db_session, office_id="honcho", day=at(27, 0).date())
+        reservation_service.create(
+            db_session=db_session,
+            reservation_in=ReservationCreate(
+                procedure_id="inkan", slot_id=friday[0].id, answers=ANSWERS, line_user_id=new_citizen(app)
+            ),
+            settings=app.settings,
+        )
+    assert reminders.send_due(db=app.db, settings=app.settings) == 0
+
+
+def test_the_scheduler_keeps_its_jobs_across_a_restart_and_runs_a_missed_sweep_once(rsv_app: LiveApp) -> None:
+    app = rsv_app
+    app.app.state.scheduler.pause()
+    user = new_citizen(app)
+    reservation_id = book(app, user)
+    clock.travel_to(at(24, 18, 10))
+
+    async def first_process() -> list[str]:
+        database = Database(app.settings.database_url)
+        try:
+            running = scheduler.start(database, app.settings)
+            assert running is not None
+            ids = sorted(job.id for job in running.get_jobs())
+            # It ran once (say), then the process died before the next run.
+            assert await reminders.send_due_reminders() == 1
+            running.modify_job(scheduler.REMINDER_JOB, next_run_time=datetime.now(clock.TOKYO) - timedelta(minutes=5))
+            scheduler.stop(running)
+            return ids
+        finally:
+            database.dispose()
+
+    assert asyncio.run(first_process()) == [scheduler.PURGE_JOB, scheduler.REMINDER_JOB]
+
+    async def restarted_process() -> int:
+        database = Database(app.settings.database_url)
+        try:
+            running = scheduler.start(database, app.settings)
+            assert running is not None
+            job = running.get_job(scheduler.REMINDER_JOB)
+            assert job is not None  # still there: the job store is the database
+            # The missed run happens at start; then it is scheduled again, in the future.
+            for _ in range(100):
+                await asyncio.sleep(0.05)
+                job = running.get_job(scheduler.REMINDER_JOB)
+                if job is not None and job.next_run_time > datetime.now(clock.TOKYO):
+                    break
+            assert job is not None and job.next_run_time > datetime.now(clock.TOKYO)
+            scheduler.stop(running)
+            return len(running.get_jobs())
+        finally:
+            database.dispose()
+
+    assert asyncio.run(restarted_process()) == 2
+    assert [p.purpose for p in pushes(app, "reminder:")] == [f"reminder:day_before:{reservation_id}"]
+    wait_until(lambda: settled(app), what="delivery")
+    assert len(app.sandbox.deliveries(to=user)) == 1
+
+
+def test_the_purge_job_and_a_staff_cancellation_notice(rsv_app: LiveApp) -> None:
+    app = rsv_app
+    app.app.state.scheduler.pause()
+    user = new_citizen(app)
+    reservation_id = book(app, user)
+    with app.db.session() as db_session:
+        assert reminders.queue_cancelled_by_staff(db_session=db_session, reservation_id=reservation_id)
+        assert not reminders.queue_cancelled_by_staff(db_session=db_session, reservation_id=10**9)
+    notice = wait_until(lambda: app.sandbox.deliveries(to=user), what="the cancellation notice")
+    assert "市役所の都合で取り消し" in texts(notice)[0]
+    clock.travel_to(at(25, 12) + timedelta(days=app.settings.personal_data_retention_days + 1))
+    assert reminders.purge(db=app.db, settings=app.settings) == 1
+    with app.db.session() as db_session:
+        reservation = db_session.get(Reservation, reservation_id)
+        assert reservation is not None and reservation.answers_enc is None
