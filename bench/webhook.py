@@ -53,18 +53,35 @@ def free_port() -> int:
 
 
 def peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    """Peak resident memory of the process and its children (the workers `serve` starts)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    pids = [pid, *(int(p) for p in children.read_text().split())] if children.exists() else [pid]
+    total = 0.0
+    for one in pids:
+        for line in Path(f"/proc/{one}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                total += int(line.split()[1]) / 1024
+    return total
+
+
+async def call(http: aiohttp.ClientSession, method: str, url: str, **kwargs: Any) -> Any:
+    """A control request to the fake LINE, tried again once on a stale pooled connection."""
+    for attempt in range(2):
+        try:
+            async with http.request(method, url, **kwargs) as response:
+                return await response.json()
+        except aiohttp.ServerDisconnectedError:
+            if attempt:
+                raise
+    return None
 
 
 def sign(body: bytes) -> str:
     return base64.b64encode(hmac.new(SECRET.encode(), body, hashlib.sha256).digest()).decode()
 
 
-async def wait_http(url: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
+async def wait_http(url: str, within: float = 30) -> None:
+    deadline = time.monotonic() + within
     async with aiohttp.ClientSession() as http:
         while True:
             try:
@@ -97,18 +114,15 @@ class Harness:
         self.fake_url = fake_url
 
     async def mint(self, http: aiohttp.ClientSession, count: int, users: int) -> list[bytes]:
-        async with http.post(f"{self.fake_url}/bench/mint", json={"count": count, "users": users}) as response:
-            events = await response.json()
-        return [json.dumps({"destination": "U" + "0" * 32, "events": [e]}, ensure_ascii=False).encode()
-                for e in events]
+        events = await call(http, "POST", f"{self.fake_url}/bench/mint", json={"count": count, "users": users})
+        return [json.dumps({"destination": "U" + "0" * 32, "events": [e]}, ensure_ascii=False).encode() for e in events]
 
     async def delivered(self, http: aiohttp.ClientSession) -> tuple[int, float | None]:
-        async with http.get(f"{self.fake_url}/bench/stats") as response:
-            stats = await response.json()
+        stats = await call(http, "GET", f"{self.fake_url}/bench/stats")
         return stats["count"], stats["last_at"]
 
-    async def wait_delivered(self, http: aiohttp.ClientSession, target: int, timeout: float) -> tuple[int, float | None]:
-        deadline = time.monotonic() + timeout
+    async def wait_delivered(self, http: aiohttp.ClientSession, target: int, within: float) -> tuple[int, float | None]:
+        deadline = time.monotonic() + within
         while True:
             count, last = await self.delivered(http)
             if count >= target or time.monotonic() > deadline:
@@ -119,12 +133,12 @@ class Harness:
         result = Result(name)
         connector = aiohttp.TCPConnector(limit=256)
         async with aiohttp.ClientSession(connector=connector) as http:
-            await http.post(f"{self.fake_url}/bench/reset")
+            await call(http, "POST", f"{self.fake_url}/bench/reset")
             # Warm-up: a few events so imports and pools are ready.
             for body in await self.mint(http, 50, 50):
                 await self.post(http, bot_url, body)
             await self.wait_delivered(http, 50, 20)
-            await http.post(f"{self.fake_url}/bench/reset")
+            await call(http, "POST", f"{self.fake_url}/bench/reset")
 
             # 1. Steady load at a fixed rate (open loop: sends do not wait for answers).
             count = int(rate * seconds)
@@ -147,7 +161,7 @@ class Harness:
             result.ack_max_ms = latencies[-1] * 1000
             got, _ = await self.wait_delivered(http, count, 60)
             result.steady_answered = f"{got}/{count}"
-            await http.post(f"{self.fake_url}/bench/reset")
+            await call(http, "POST", f"{self.fake_url}/bench/reset")
 
             # 2. Saturation: acknowledge as fast as the bot can, measure until the last answer.
             bodies = await self.mint(http, burst, 1000)
@@ -174,10 +188,18 @@ class Harness:
     async def post(http: aiohttp.ClientSession, bot_url: str, body: bytes) -> float:
         headers = {"content-type": "application/json", "x-line-signature": sign(body)}
         t0 = time.perf_counter()
-        async with http.post(f"{bot_url}/callback", data=body, headers=headers) as response:
-            await response.read()
-            if response.status != 200:
-                raise RuntimeError(f"webhook answered {response.status}")
+        for attempt in range(2):
+            try:
+                async with http.post(f"{bot_url}/callback", data=body, headers=headers) as response:
+                    await response.read()
+                    if response.status != 200:
+                        raise RuntimeError(f"webhook answered {response.status}")
+                    break
+            except aiohttp.ServerDisconnectedError:
+                # A pooled connection the server had closed while idle; LINE would redeliver too.
+                if attempt:
+                    raise
+                t0 = time.perf_counter()
         return time.perf_counter() - t0
 
 
@@ -225,8 +247,20 @@ def postgres_reachable() -> bool:
 async def bench(args: argparse.Namespace) -> list[Result]:
     fake_port, bot_port = free_port(), free_port()
     fake_url, bot_url = f"http://127.0.0.1:{fake_port}", f"http://127.0.0.1:{bot_port}"
-    fake = start([PYTHON, "bench/fake_line.py", "--port", str(fake_port), "--secret", SECRET, "--token", TOKEN,
-                  "--webhook", f"{bot_url}/callback"])
+    fake = start(
+        [
+            PYTHON,
+            "bench/fake_line.py",
+            "--port",
+            str(fake_port),
+            "--secret",
+            SECRET,
+            "--token",
+            TOKEN,
+            "--webhook",
+            f"{bot_url}/callback",
+        ]
+    )
     results: list[Result] = []
     workdir = Path(tempfile.mkdtemp(prefix="madoguchi-bench-"))
     try:
@@ -239,31 +273,58 @@ async def bench(args: argparse.Namespace) -> list[Result]:
                 continue
             url = fresh_database(backend, workdir)
             env = {
-                "DATABASE_URL": url, "LINE_CHANNEL_SECRET": SECRET, "LINE_CHANNEL_ACCESS_TOKEN": TOKEN,
-                "LINE_API_BASE_URL": f"{fake_url}/sandbox/line", "LINE_DATA_API_BASE_URL": f"{fake_url}/sandbox/line",
-                "PUBLIC_BASE_URL": "https://bench.invalid", "SECRET_KEY": secrets.token_urlsafe(40),
+                "DATABASE_URL": url,
+                "LINE_CHANNEL_SECRET": SECRET,
+                "LINE_CHANNEL_ACCESS_TOKEN": TOKEN,
+                "LINE_API_BASE_URL": f"{fake_url}/sandbox/line",
+                "LINE_DATA_API_BASE_URL": f"{fake_url}/sandbox/line",
+                "PUBLIC_BASE_URL": "https://bench.invalid",
+                "SECRET_KEY": secrets.token_urlsafe(40),
                 "LOG_LEVEL": "WARNING",
-                "PROCESS_INBOX_IN_WEB": "false" if args.ack_only or args.split else "true",
+                "PROCESS_INBOX_IN_WEB": "false" if args.ack_only else "true",
             }
-            bot = start([str(Path(PYTHON).parent / "madoguchi"), "serve", "--host", "127.0.0.1", "--port", str(bot_port)],
-                        env)
-            workers = [start([str(Path(PYTHON).parent / "madoguchi"), "worker"], {**env, "WORKER_POLL_SECONDS": "0.05"})
-                       for _ in range(args.split)]
+            bot = start(
+                [
+                    str(Path(PYTHON).parent / "madoguchi"),
+                    "serve",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(bot_port),
+                    "--workers",
+                    str(args.workers),
+                ],
+                env,
+            )
             try:
                 await wait_http(f"{bot_url}/healthz")
-                results.append(await harness.run(f"madoguchi ({backend})", bot_url, bot.pid, args.rate, args.seconds,
-                                                 args.burst))
+                results.append(
+                    await harness.run(
+                        f"madoguchi ({backend}, {args.workers}w)", bot_url, bot.pid, args.rate, args.seconds, args.burst
+                    )
+                )
             finally:
                 stop(bot)
-                for worker in workers:
-                    stop(worker)
                 drop_database(url)
-        echo = start([PYTHON, "bench/echo_bot.py", "--port", str(bot_port), "--secret", SECRET, "--token", TOKEN,
-                      "--line", f"{fake_url}/sandbox/line"])
+        echo = start(
+            [
+                PYTHON,
+                "bench/echo_bot.py",
+                "--port",
+                str(bot_port),
+                "--secret",
+                SECRET,
+                "--token",
+                TOKEN,
+                "--line",
+                f"{fake_url}/sandbox/line",
+            ]
+        )
         try:
             await wait_http(f"{bot_url}/healthz")
-            results.append(await harness.run("line-bot-sdk echo bot", bot_url, echo.pid, args.rate, args.seconds,
-                                             args.burst))
+            results.append(
+                await harness.run("line-bot-sdk echo bot", bot_url, echo.pid, args.rate, args.seconds, args.burst)
+            )
         finally:
             stop(echo)
     finally:
@@ -273,16 +334,22 @@ async def bench(args: argparse.Namespace) -> list[Result]:
 
 
 def report(results: list[Result], args: argparse.Namespace) -> None:
-    print(f"\nwebhook benchmark: {os.cpu_count()} cores, steady {args.rate:.0f} events/s for {args.seconds:.0f} s,"
-          f" burst {args.burst} events")
-    header = (f"{'bot':28} {'steady ev/s':>11} {'ack p50 ms':>10} {'ack p99 ms':>10} {'ack max':>8} "
-              f"{'answered':>11} {'burst ack/s':>11} {'e2e ev/s':>9} {'peak MB':>8}")
+    print(
+        f"\nwebhook benchmark: {os.cpu_count()} cores, steady {args.rate:.0f} events/s for {args.seconds:.0f} s,"
+        f" burst {args.burst} events"
+    )
+    header = (
+        f"{'bot':28} {'steady ev/s':>11} {'ack p50 ms':>10} {'ack p99 ms':>10} {'ack max':>8} "
+        f"{'answered':>11} {'burst ack/s':>11} {'e2e ev/s':>9} {'peak MB':>8}"
+    )
     print(header)
     print("-" * len(header))
     for r in results:
-        print(f"{r.name:28} {r.steady_rate:11.0f} {r.ack_p50_ms:10.1f} {r.ack_p99_ms:10.1f} {r.ack_max_ms:8.1f} "
-              f"{r.steady_answered:>11} {r.burst_ack_rate:11.0f} {r.e2e_rate:9.0f} {r.peak_mb:8.0f}"
-              + (f"  ({'; '.join(r.notes)})" if r.notes else ""))
+        print(
+            f"{r.name:28} {r.steady_rate:11.0f} {r.ack_p50_ms:10.1f} {r.ack_p99_ms:10.1f} {r.ack_max_ms:8.1f} "
+            f"{r.steady_answered:>11} {r.burst_ack_rate:11.0f} {r.e2e_rate:9.0f} {r.peak_mb:8.0f}"
+            + (f"  ({'; '.join(r.notes)})" if r.notes else "")
+        )
     echo = next((r for r in results if r.name.startswith("line-bot-sdk")), None)
     if echo and echo.e2e_rate:
         for r in results:
@@ -297,7 +364,7 @@ def main() -> None:
     parser.add_argument("--burst", type=int, default=3000)
     parser.add_argument("--only", choices=["sqlite", "postgresql"])
     parser.add_argument("--ack-only", action="store_true", help="web process only acknowledges (diagnosis)")
-    parser.add_argument("--split", type=int, default=0, help="worker processes beside the web process")
+    parser.add_argument("--workers", type=int, default=1, help="`madoguchi serve --workers N` (0: one process)")
     args = parser.parse_args()
     results = asyncio.run(bench(args))
     report(results, args)

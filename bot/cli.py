@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import subprocess
 import sys
 from pathlib import Path
 
@@ -69,7 +71,14 @@ def demo(host: str, port: int, var_dir: Path) -> None:
 @main.command()
 @click.option("--host", default="0.0.0.0", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-def serve(host: str, port: int) -> None:
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(0, 32),
+    help="Inbox worker processes started beside the web process (0: the web process processes too).",
+)
+def serve(host: str, port: int, workers: int) -> None:
     """Production: real LINE, settings from the environment."""
     import uvicorn
 
@@ -81,21 +90,55 @@ def serve(host: str, port: int) -> None:
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
     _logging(settings.log_level)
-    uvicorn.run(
-        create_app(settings),
-        host=host,
-        port=port,
-        log_level=settings.log_level.lower(),
-        proxy_headers=True,
-        forwarded_allow_ips="*",
-    )
+    children: list[subprocess.Popen[bytes]] = []
+    if workers:
+        # The web process only verifies, stores and acknowledges, so LINE's 200 never waits behind
+        # processing; the workers take the inbox (and share it safely, see bot/inbox.py).
+        settings = settings.model_copy(update={"process_inbox_in_web": False})
+        # Workers run at a lower CPU priority: when the box is busy, acknowledging LINE comes first
+        # and processing takes what is left (the inbox holds the backlog safely).
+        command = [sys.executable, "-m", "bot.cli", "worker", "--nice", "10"]
+        children = [subprocess.Popen(command, preexec_fn=_die_with_parent) for _ in range(workers)]
+    try:
+        uvicorn.run(
+            create_app(settings),
+            host=host,
+            port=port,
+            log_level=settings.log_level.lower(),
+            proxy_headers=True,
+            forwarded_allow_ips="*",
+        )
+    finally:
+        for child in children:
+            child.terminate()
+        for child in children:
+            try:
+                child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+
+def _die_with_parent() -> None:
+    """Linux: a worker started by `serve` is stopped by the kernel if `serve` dies, even by SIGKILL."""
+    import ctypes
+    import signal
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 @main.command()
-def worker() -> None:
+@click.option(
+    "--nice", default=0, show_default=True, type=click.IntRange(0, 19), help="Lower this process's CPU priority."
+)
+def worker(nice: int) -> None:
     """Process the inbox and deliveries in a separate process (PostgreSQL deployments)."""
+    import os
+
     from bot.worker import run_worker
 
+    if nice:
+        os.nice(nice)
     settings = _settings()
     try:
         settings.require_line()
@@ -160,6 +203,10 @@ def _register_optional_groups() -> None:
     main.add_command(nlu_group, "nlu")
     main.add_command(faq_group, "faq")
 
+    from handlers.gis.cli import gis_group
+
+    main.add_command(gis_group, "gis")
+
     from admin.cli import admin_group
 
     main.add_command(admin_group, "admin")
@@ -169,3 +216,7 @@ try:
     _register_optional_groups()
 except ImportError as exc:  # pragma: no cover - only while admin is being built
     print(f"(admin commands unavailable: {exc})", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

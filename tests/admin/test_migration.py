@@ -24,5 +24,5 @@ def test_admin_migration_downgrades_and_upgrades(database_url: str) -> None:
     assert current(database_url) == "0001"
     assert not ADMIN_TABLES & tables(database_url)
     assert "inbox_events" in tables(database_url)
-    upgrade(database_url, "head")
+    upgrade(database_url, "heads")
     assert tables(database_url) >= ADMIN_TABLES
