@@ -6,10 +6,10 @@ from datetime import datetime
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Integer, String, func, or_, select, update
+from sqlalchemy import Integer, String, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from bot import clock
+from bot import clock, db
 from bot.db import Base, UTCDateTime
 
 
@@ -122,7 +122,4 @@ def search(*, db_session: Session, query: str = "", limit: int = 50, offset: int
 
 
 def count_by_status(*, db_session: Session) -> dict[str, int]:
-    rows = db_session.execute(select(Citizen.status, func.count()).group_by(Citizen.status))
-    counts = {status.value: 0 for status in CitizenStatus}
-    counts.update({str(status): int(n) for status, n in rows})
-    return counts
+    return db.count_by_status(db_session, Citizen.status, CitizenStatus)

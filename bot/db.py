@@ -11,10 +11,11 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event, func, select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -54,6 +55,14 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+def count_by_status(db_session: Session, column: Any, statuses: type[StrEnum]) -> dict[str, int]:
+    """Rows per status, every status present (0 when none): for dashboards and health checks."""
+    counts = {status.value: 0 for status in statuses}
+    rows = db_session.execute(select(column, func.count()).group_by(column))
+    counts.update({str(status): int(n) for status, n in rows})
+    return counts
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

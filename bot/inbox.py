@@ -21,7 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
 from sqlalchemy.orm.attributes import set_committed_value
 
-from bot import clock
+from bot import clock, db
 from bot.db import Base, JSONType, UTCDateTime
 from bot.events import Event, event_key
 from bot.outbox import OutboxMessage, OutboxStatus
@@ -248,10 +248,7 @@ def get_all_dead(*, db_session: Session, limit: int = 200) -> list[InboxEvent]:
 
 
 def count_by_status(*, db_session: Session) -> dict[str, int]:
-    rows = db_session.execute(select(InboxEvent.status, func.count()).group_by(InboxEvent.status))
-    counts = {status.value: 0 for status in InboxStatus}
-    counts.update({str(status): int(n) for status, n in rows})
-    return counts
+    return db.count_by_status(db_session, InboxEvent.status, InboxStatus)
 
 
 def next_due_in(*, db_session: Session) -> float | None:

@@ -17,7 +17,7 @@ from sqlalchemy import ForeignKey, Index, Integer, String, Text, delete, func, o
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.orm.attributes import set_committed_value
 
-from bot import clock
+from bot import clock, db
 from bot.db import Base, JSONType, UTCDateTime
 
 
@@ -235,10 +235,7 @@ def claim_batch(
 
 
 def count_by_status(*, db_session: Session) -> dict[str, int]:
-    rows = db_session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status))
-    counts = {status.value: 0 for status in OutboxStatus}
-    counts.update({str(status): int(n) for status, n in rows})
-    return counts
+    return db.count_by_status(db_session, OutboxMessage.status, OutboxStatus)
 
 
 def get_all_failed(*, db_session: Session, limit: int = 200) -> list[OutboxMessage]:

@@ -99,6 +99,23 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@contextmanager
+def serve_app(app: FastAPI, port: int) -> Iterator[None]:
+    """Any ASGI app on 127.0.0.1:port in a background thread, for as long as the block runs."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "the test server did not start"
+        time.sleep(0.01)
+    try:
+        yield
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
 def test_settings(database_url: str, port: int, **overrides: Any) -> Settings:
     base = f"http://127.0.0.1:{port}"
     values: dict[str, Any] = {

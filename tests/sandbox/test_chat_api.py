@@ -6,17 +6,12 @@ from __future__ import annotations
 import io
 import json
 import re
-import socket
-import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI, Request, Response
 from linebot.v3.exceptions import InvalidSignatureError
 from linebot.v3.models.events import UnknownEvent
@@ -24,6 +19,8 @@ from linebot.v3.webhook import WebhookParser
 from PIL import Image
 
 from bot.sandbox import SandboxPlatform, create_sandbox_router
+from tests.support import free_port
+from tests.support import serve_app as serve
 
 SECRET = "chat-test-secret"
 TOKEN = "chat-test-token"
@@ -75,28 +72,6 @@ class Chat:
         response = self.get(f"/sandbox/api/citizens/{user_id}/timeline?after={after}")
         assert response.status_code == 200
         return response.json()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def serve(app: FastAPI, port: int) -> Iterator[None]:
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "the test server did not start"
-        time.sleep(0.01)
-    try:
-        yield
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 def dummy_bot_app(platform: SandboxPlatform, bot: DummyBot) -> FastAPI:

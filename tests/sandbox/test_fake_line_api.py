@@ -6,18 +6,15 @@ from __future__ import annotations
 import io
 import json
 import re
-import socket
-import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from linebot.v3.messaging import (
     ApiException,
@@ -52,6 +49,8 @@ from linebot.v3.webhooks import (
 from PIL import Image
 
 from bot.sandbox import Delivery, SandboxPlatform, create_sandbox_router
+from tests.support import free_port
+from tests.support import serve_app as serve
 
 SECRET = "sandbox-test-secret"
 TOKEN = "sandbox-test-token"
@@ -93,28 +92,6 @@ class Line:
         user_id = "U" + uuid.uuid4().hex
         self.platform.add_user(user_id, name)
         return user_id
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def serve(app: FastAPI, port: int) -> Iterator[None]:
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "the test server did not start"
-        time.sleep(0.01)
-    try:
-        yield
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 @pytest.fixture(scope="module")

@@ -176,7 +176,9 @@ def test_the_scheduler_keeps_its_jobs_across_a_restart_and_runs_a_missed_sweep_o
         finally:
             database.dispose()
 
-    assert asyncio.run(first_process()) == [scheduler.PURGE_JOB, scheduler.REMINDER_JOB]
+    assert asyncio.run(first_process()) == sorted(
+        [scheduler.GARBAGE_JOB, scheduler.RETENTION_JOB, scheduler.PURGE_JOB, scheduler.REMINDER_JOB]
+    )
 
     async def restarted_process() -> int:
         database = Database(app.settings.database_url)
