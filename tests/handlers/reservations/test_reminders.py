@@ -199,7 +199,7 @@ def test_the_scheduler_keeps_its_jobs_across_a_restart_and_runs_a_missed_sweep_o
         finally:
             database.dispose()
 
-    assert asyncio.run(restarted_process()) == 2
+    assert asyncio.run(restarted_process()) == 4  # reminders, purge, garbage reminders, message-log retention
     assert [p.purpose for p in pushes(app, "reminder:")] == [f"reminder:day_before:{reservation_id}"]
     wait_until(lambda: settled(app), what="delivery")
     assert len(app.sandbox.deliveries(to=user)) == 1
