@@ -198,26 +198,10 @@ def change_shelter_status(
         new_status = ShelterStatus(status)
     except ValueError:
         return redirect("/admin/gis/shelters", error="状況の値が正しくありません。")
-    _record_status(db_session, actor, place, new_status)
+    gis_api.record_status_change(db_session, actor, place, new_status)
     return redirect(
         f"/admin/gis/shelters#shelter-{place.id}",
         notice=f"「{place.name}」を「{STATUS_LABELS[new_status]}」にしました。",
-    )
-
-
-def _record_status(db_session: Session, actor: Actor, place: Any, status: ShelterStatus) -> None:
-    before = ShelterRead.model_validate(place)
-    gis_service.set_status(db_session=db_session, place=place, status=status, actor_name=actor.name)
-    after = ShelterRead.model_validate(place)
-    audit.record(
-        db_session=db_session,
-        actor=actor,
-        action="gis.shelter_status",
-        target_type="gis_place",
-        target_id=place.id,
-        before=before,
-        after=after,
-        summary=f"{place.name}: {STATUS_LABELS[before.status]} → {STATUS_LABELS[after.status]}",
     )
 
 

@@ -7,20 +7,24 @@ opened, so on SQLite nothing waits on a second transaction's write lock.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
+from sqlalchemy.orm import Session
 
 from admin import audit
 from admin.api import NOT_FOUND
 from admin.auth import CurrentStaff, DbSession, require_role
+from admin.models import Actor
 from handlers.gis import service as gis_service
 from handlers.gis.models import (
+    STATUS_LABELS,
     Hazard,
     LayerRead,
     NearestPlace,
     PlaceKind,
     ShelterRead,
+    ShelterStatus,
     ShelterStatusUpdate,
 )
 
@@ -74,8 +78,13 @@ def update_shelter_status(
     place = gis_service.get_place(db_session=db_session, place_id=place_id)
     if place is None or place.kind not in gis_service.SHELTER_KINDS:
         raise HTTPException(status_code=404, detail="避難所が見つかりません。")
+    return record_status_change(db_session, actor, place, body.status)
+
+
+def record_status_change(db_session: Session, actor: Actor, place: Any, status: ShelterStatus) -> ShelterRead:
+    """Sets a shelter's status and audits it: one path for the status board and the API."""
     before = ShelterRead.model_validate(place)
-    gis_service.set_status(db_session=db_session, place=place, status=body.status, actor_name=actor.name)
+    gis_service.set_status(db_session=db_session, place=place, status=status, actor_name=actor.name)
     after = ShelterRead.model_validate(place)
     audit.record(
         db_session=db_session,
@@ -85,6 +94,6 @@ def update_shelter_status(
         target_id=place.id,
         before=before,
         after=after,
-        summary=f"{place.name}: {before.status.value} → {after.status.value}",
+        summary=f"{place.name}: {STATUS_LABELS[before.status]} → {STATUS_LABELS[after.status]}",
     )
     return after
