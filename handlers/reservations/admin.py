@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, HTTPException, Path, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from pydantic import ValidationError
+from sqlalchemy.orm import Session
 
 from admin import audit
 from admin.auth import CurrentStaff, DbSession, require_role
@@ -225,21 +226,28 @@ def lookup_reservation(db_session: DbSession, token: Annotated[str, Form(max_len
     return redirect(f"{BASE}/{reservation.id}?scanned=1")
 
 
+def _booking_context(request: Request, actor: Actor, db_session: Session, reservation: Any) -> dict[str, Any]:
+    """What the detail page and the printable form both show of one booking."""
+    procedures, offices = _lookups(db_session)
+    return {
+        "r": reservation,
+        "procedure": procedures.get(reservation.procedure_id),
+        "office": offices.get(reservation.office_id),
+        "day_label": _day_label(reservation.visit_day),
+        "time": _hhmm(reservation.starts_at),
+        "answers": _answers_for(request, actor, reservation),
+    }
+
+
 @router.get("/reservations/{reservation_id}", response_class=HTMLResponse)
 def show_reservation(
     request: Request, actor: CurrentStaff, db_session: DbSession, reservation: CurrentReservation
 ) -> HTMLResponse:
-    procedures, offices = _lookups(db_session)
     return render(
         request,
         "reservations/detail.html",
         {
-            "r": reservation,
-            "procedure": procedures.get(reservation.procedure_id),
-            "office": offices.get(reservation.office_id),
-            "day_label": _day_label(reservation.visit_day),
-            "time": _hhmm(reservation.starts_at),
-            "answers": _answers_for(request, actor, reservation),
+            **_booking_context(request, actor, db_session, reservation),
             "personal": actor.sees_personal_data,
             "status_label": STATUS_LABELS[ReservationStatus(reservation.status)],
             "is_today": reservation.visit_day == _today(),
@@ -254,17 +262,11 @@ def print_reservation(
     request: Request, actor: CurrentStaff, db_session: DbSession, reservation: CurrentReservation
 ) -> HTMLResponse:
     """The application form, filled in: the citizen checks it and signs."""
-    procedures, offices = _lookups(db_session)
     return render(
         request,
         "reservations/print.html",
         {
-            "r": reservation,
-            "procedure": procedures.get(reservation.procedure_id),
-            "office": offices.get(reservation.office_id),
-            "day_label": _day_label(reservation.visit_day),
-            "time": _hhmm(reservation.starts_at),
-            "answers": _answers_for(request, actor, reservation),
+            **_booking_context(request, actor, db_session, reservation),
             "printed_at": clock.now_tokyo().strftime("%Y/%m/%d %H:%M"),
         },
     )
