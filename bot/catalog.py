@@ -32,11 +32,3 @@ def t(key: str, **values: Any) -> str:
     settings = get_settings()
     facts = {"city": settings.city_name, "phone": settings.city_phone, "hours": settings.city_hours}
     return node.format(**(facts | values))
-
-
-def has(key: str) -> bool:
-    try:
-        t(key)
-    except (KeyError, IndexError):
-        return False
-    return True

@@ -38,14 +38,6 @@ def get_active(*, db_session: Session, chat_id: str) -> Conversation | None:
     return conversation
 
 
-def was_expired(*, db_session: Session, chat_id: str) -> Conversation | None:
-    """The conversation if it exists but has run out (the caller may tell the citizen so)."""
-    conversation = db_session.get(Conversation, chat_id)
-    if conversation is not None and conversation.expires_at <= clock.now():
-        return conversation
-    return None
-
-
 def save(
     *, db_session: Session, chat_id: str, flow: str, state: str, data: dict[str, Any], timeout: timedelta
 ) -> Conversation:

@@ -24,7 +24,6 @@ from linebot.v3.messaging import (
     AsyncMessagingApi,
     AsyncMessagingApiBlob,
     Configuration,
-    ShowLoadingAnimationRequest,
 )
 from linebot.v3.messaging.exceptions import ApiException
 
@@ -227,12 +226,3 @@ class LineClient:
         return CitizenProfile(
             display_name=profile.display_name, picture_url=profile.picture_url, language=profile.language
         )
-
-    async def show_loading(self, chat_id: str, seconds: int = 5) -> None:
-        """The typing indicator while a slow answer is prepared; failures do not matter."""
-        try:
-            await self.api.show_loading_animation(
-                ShowLoadingAnimationRequest(chatId=chat_id, loadingSeconds=seconds), _request_timeout=self._timeout
-            )
-        except Exception as exc:
-            log.debug("loading animation failed: %s", exc)

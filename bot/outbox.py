@@ -248,11 +248,6 @@ def get_all_failed(*, db_session: Session, limit: int = 200) -> list[OutboxMessa
     return list(db_session.scalars(query))
 
 
-def get_all_by_inbox_event(*, db_session: Session, inbox_event_id: int) -> list[OutboxMessage]:
-    query = select(OutboxMessage).where(OutboxMessage.inbox_event_id == inbox_event_id).order_by(OutboxMessage.id)
-    return list(db_session.scalars(query))
-
-
 def next_due_in(*, db_session: Session) -> float | None:
     due = db_session.scalar(
         select(func.min(OutboxMessage.next_attempt_at)).where(OutboxMessage.status == OutboxStatus.PENDING)
