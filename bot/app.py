@@ -22,6 +22,7 @@ from bot.line_client import LineClient
 from bot.outbox import OutboxMessage, OutboxStatus
 from bot.processor import InboxProcessor
 from bot.settings import Settings, get_settings
+from bot.warmup import freeze_heap
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,8 @@ def create_app(
             processor = InboxProcessor(db, settings, client)
             app.state.processor = processor
             task = asyncio.create_task(processor.run_forever(stop), name="inbox-processor")
+        else:
+            freeze_heap()  # the processor's warm-up does it when it runs here
         for hook in startup_hooks:
             asyncio.get_running_loop().create_task(hook(app))
         # notifications: reminders and the nightly purge (jobs in the database; safe in every process).
@@ -84,6 +87,8 @@ def create_app(
         docs_url="/api/docs",
         openapi_url="/api/openapi.json",
         redoc_url=None,
+        # No OpenTelemetry: nothing here exports it, and looking for providers costs every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     app.state.db = db

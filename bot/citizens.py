@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
 
@@ -96,16 +97,23 @@ def block(*, db_session: Session, line_user_id: str) -> Citizen:
     return citizen
 
 
-def touch(*, db_session: Session, line_user_id: str) -> None:
-    """Records that the citizen wrote just now (one UPDATE; a first-time writer is created)."""
-    result = db_session.execute(
-        update(Citizen)
-        .where(Citizen.line_user_id == line_user_id)
-        .values(last_seen_at=clock.now())
-        .execution_options(synchronize_session=False)
+def touch(*, db_session: Session, line_user_ids: Sequence[str]) -> None:
+    """Records that these citizens wrote just now (one UPDATE); first-time writers are created."""
+    if not line_user_ids:
+        return
+    now = clock.now()
+    seen = set(
+        db_session.execute(
+            update(Citizen)
+            .where(Citizen.line_user_id.in_(list(line_user_ids)))
+            .values(last_seen_at=now)
+            .returning(Citizen.line_user_id)
+            .execution_options(synchronize_session=False)
+        ).scalars()
     )
-    if not result.rowcount:
-        get_or_create(db_session=db_session, line_user_id=line_user_id).last_seen_at = clock.now()
+    for line_user_id in dict.fromkeys(line_user_ids):
+        if line_user_id not in seen:
+            get_or_create(db_session=db_session, line_user_id=line_user_id).last_seen_at = now
 
 
 def is_reachable(*, db_session: Session, line_user_id: str) -> bool:

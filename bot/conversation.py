@@ -5,10 +5,11 @@ Any process can take the citizen's next event: nothing lives in process memory.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, delete
+from sqlalchemy import String, delete, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from bot import clock
@@ -26,8 +27,24 @@ class Conversation(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+# Session.info key: chats known (in this transaction) to have no conversation row.
+_ABSENT = "conversation.absent"
+
+
+def preload(*, db_session: Session, chat_ids: Sequence[str]) -> None:
+    """Loads the conversations of a batch's chats in one query, so that `get_active` needs none:
+    found rows sit in the session's identity map, and the chats without one are remembered."""
+    if not chat_ids:
+        return
+    loaded = db_session.scalars(select(Conversation).where(Conversation.chat_id.in_(list(chat_ids))))
+    found = {conversation.chat_id for conversation in loaded}
+    db_session.info.setdefault(_ABSENT, set()).update(set(chat_ids) - found)
+
+
 def get_active(*, db_session: Session, chat_id: str) -> Conversation | None:
     """The open conversation, or None; an expired one is removed and reported as None."""
+    if chat_id in db_session.info.get(_ABSENT, ()):
+        return None
     conversation = db_session.get(Conversation, chat_id)
     if conversation is None:
         return None
@@ -42,6 +59,7 @@ def save(
     *, db_session: Session, chat_id: str, flow: str, state: str, data: dict[str, Any], timeout: timedelta
 ) -> Conversation:
     now = clock.now()
+    db_session.info.get(_ABSENT, set()).discard(chat_id)
     conversation = db_session.get(Conversation, chat_id)
     if conversation is None:
         conversation = Conversation(

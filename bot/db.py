@@ -99,6 +99,44 @@ def make_engine(database_url: str, **kwargs: Any) -> Engine:
     return create_engine(database_url, pool_size=10, max_overflow=10, pool_pre_ping=True, **kwargs)
 
 
+class WriteLock:
+    """SQLite's one writer, among the threads of one process, with a fast lane.
+
+    Threads queue here and are woken at once, instead of SQLite's busy handler sleeping and
+    polling (which costs up to 100 ms a wait under load). An urgent holder (the webhook, whose
+    caller is waiting for its 200) goes before every ordinary waiter, and an ordinary holder can
+    ask whether someone urgent is waiting, to commit early and step aside.
+    """
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition(threading.Lock())
+        self._held = False
+        self._urgent = 0
+
+    @property
+    def urgent_waiting(self) -> bool:
+        return self._urgent > 0
+
+    @contextmanager
+    def hold(self, *, urgent: bool = False) -> Iterator[None]:
+        with self._changed:
+            if urgent:
+                self._urgent += 1
+            try:
+                while self._held or (not urgent and self._urgent):
+                    self._changed.wait()
+            finally:
+                if urgent:
+                    self._urgent -= 1
+            self._held = True
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._held = False
+                self._changed.notify_all()
+
+
 class Database:
     """One engine and its session factory; the app, the worker and the CLI each own one."""
 
@@ -106,19 +144,24 @@ class Database:
         self.url = database_url
         self.engine = make_engine(database_url)
         self.session_factory = sessionmaker(self.engine, expire_on_commit=False)
-        # SQLite has one writer at a time. Inside one process, threads queue on this lock and are
-        # woken at once, instead of SQLite's busy handler sleeping and polling (which costs up to
-        # 100 ms a wait under load). Other processes still meet SQLite's own lock and busy_timeout.
-        self._write_lock: threading.Lock | None = threading.Lock() if self.engine.dialect.name == "sqlite" else None
+        # SQLite has one writer at a time; other processes still meet SQLite's own lock and
+        # busy_timeout (which is why SQLite runs as one process, see `madoguchi serve`).
+        self._write_lock = WriteLock() if self.engine.dialect.name == "sqlite" else None
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
 
+    @property
+    def urgent_write_waiting(self) -> bool:
+        """Whether an urgent transaction waits for SQLite's write lock (never on PostgreSQL)."""
+        return self._write_lock is not None and self._write_lock.urgent_waiting
+
     @contextmanager
-    def session(self) -> Iterator[Session]:
-        """A transaction: commits on success, rolls back on any exception."""
-        lock = self._write_lock or contextlib.nullcontext()
+    def session(self, *, urgent: bool = False) -> Iterator[Session]:
+        """A transaction: commits on success, rolls back on any exception. `urgent`: someone is
+        waiting on it (the webhook), so on SQLite it takes the write lock before others."""
+        lock = self._write_lock.hold(urgent=urgent) if self._write_lock else contextlib.nullcontext()
         with lock, self.session_factory() as db_session, db_session.begin():
             yield db_session
 

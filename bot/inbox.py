@@ -10,6 +10,7 @@ its events become claimable again when the lease runs out.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -84,39 +85,62 @@ class InboxEventRead(BaseModel):
     processed_at: datetime | None
 
 
+def _row(raw: dict[str, Any], key: str, now: datetime) -> dict[str, Any]:
+    event = Event(raw)
+    return {
+        "event_key": key,
+        "event_type": event.type[:40],
+        "chat_id": event.chat_id,
+        "user_id": event.user_id,
+        "mode": event.mode[:16],
+        "is_redelivery": event.is_redelivery,
+        "event_time": event.timestamp,
+        "received_at": now,
+        "payload": raw,
+        "status": InboxStatus.PENDING,
+        "attempts": 0,
+        "next_attempt_at": now,
+    }
+
+
+@functools.cache
+def _insert_new(dialect: str) -> Any:
+    """INSERT ... ON CONFLICT (event_key) DO NOTHING RETURNING event_key, built once per dialect so
+    that SQLAlchemy compiles it once; executed with many rows, it is sent as multi-row VALUES."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = InboxEvent.__table__
+    return insert(table).on_conflict_do_nothing(index_elements=["event_key"]).returning(table.c.event_key)
+
+
+def store_requests(*, db_session: Session, requests: Sequence[Sequence[dict[str, Any]]]) -> list[int]:
+    """Inserts the events of several webhook requests not seen before (by webhookEventId), in one
+    statement; answers how many of each request's events were new."""
+    now = clock.now()
+    rows: list[dict[str, Any]] = []
+    keys_per_request: list[list[str]] = []
+    seen: set[str] = set()
+    for raw_events in requests:
+        keys = []
+        for raw in raw_events:
+            key = event_key(raw)
+            keys.append(key)
+            if key not in seen:
+                seen.add(key)
+                rows.append(_row(raw, key, now))
+        keys_per_request.append(keys)
+    if not rows:
+        return [0 for _ in requests]
+    new = set(db_session.execute(_insert_new(db_session.get_bind().dialect.name), rows).scalars())
+    counts = []
+    for keys in keys_per_request:
+        counts.append(sum(1 for key in dict.fromkeys(keys) if key in new))
+        new.difference_update(keys)  # an event repeated in a later request was not new there
+    return counts
+
+
 def store(*, db_session: Session, raw_events: Sequence[dict[str, Any]]) -> int:
     """Inserts events not seen before (by webhookEventId); returns how many were new."""
-    now = clock.now()
-    rows = []
-    seen: set[str] = set()
-    for raw in raw_events:
-        key = event_key(raw)
-        if key in seen:
-            continue
-        seen.add(key)
-        event = Event(raw)
-        rows.append(
-            {
-                "event_key": key,
-                "event_type": event.type[:40],
-                "chat_id": event.chat_id,
-                "user_id": event.user_id,
-                "mode": event.mode[:16],
-                "is_redelivery": event.is_redelivery,
-                "event_time": event.timestamp,
-                "received_at": now,
-                "payload": raw,
-                "status": InboxStatus.PENDING,
-                "attempts": 0,
-                "next_attempt_at": now,
-            }
-        )
-    if not rows:
-        return 0
-    dialect = db_session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(InboxEvent).values(rows).on_conflict_do_nothing(index_elements=["event_key"]).returning(InboxEvent.id)
-    return len(db_session.execute(stmt).all())
+    return store_requests(db_session=db_session, requests=[raw_events])[0]
 
 
 def claim_batch(*, db_session: Session, limit: int, lease_seconds: int) -> list[InboxEvent]:
@@ -189,26 +213,31 @@ def get(*, db_session: Session, inbox_event_id: int) -> InboxEvent | None:
     return db_session.get(InboxEvent, inbox_event_id)
 
 
-def lock_for_processing(*, db_session: Session, inbox_event_id: int) -> InboxEvent | None:
-    """Loads a claimed event inside the transaction that will finish it (row-locked on PostgreSQL).
-
-    Answers None when the event is no longer ours to process (finished by another process).
-    """
-    query = select(InboxEvent).where(InboxEvent.id == inbox_event_id)
+def lock_claimed(*, db_session: Session, inbox_event_ids: Sequence[int]) -> dict[int, InboxEvent]:
+    """Loads claimed events inside the transaction that will finish them (row-locked on PostgreSQL),
+    in one query. Events no longer ours to process (finished by another process) are left out."""
+    if not inbox_event_ids:
+        return {}
+    query = (
+        select(InboxEvent)
+        .where(InboxEvent.id.in_(list(inbox_event_ids)))
+        .execution_options(populate_existing=True)  # the row as it is now, not as the session saw it
+    )
     if db_session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update()
-    event = db_session.scalars(query).one_or_none()
-    if event is None or event.status != InboxStatus.PROCESSING:
-        return None
-    return event
+        query = query.order_by(InboxEvent.id).with_for_update()
+    return {e.id: e for e in db_session.scalars(query) if e.status == InboxStatus.PROCESSING}
 
 
-def mark_done(*, db_session: Session, inbox_event: InboxEvent) -> None:
-    inbox_event.status = InboxStatus.DONE
-    inbox_event.processed_at = clock.now()
-    inbox_event.locked_until = None
-    inbox_event.last_error = None
-    db_session.flush()
+def mark_done(*, db_session: Session, inbox_event_ids: Sequence[int]) -> None:
+    """Finishes processed events, in one statement."""
+    if not inbox_event_ids:
+        return
+    db_session.execute(
+        update(InboxEvent)
+        .where(InboxEvent.id.in_(list(inbox_event_ids)))
+        .values(status=InboxStatus.DONE, processed_at=clock.now(), locked_until=None, last_error=None)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def mark_failed(*, db_session: Session, inbox_event_id: int, error: str, max_attempts: int) -> InboxEvent | None:

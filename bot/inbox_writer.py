@@ -59,14 +59,14 @@ class InboxWriter:
             self._writing = False
 
     def _write(self, requests: list[Request]) -> list[int | BaseException]:
-        with self._db.session() as db_session:
-            return [inbox_service.store(db_session=db_session, raw_events=events) for events in requests]
+        with self._db.session(urgent=True) as db_session:
+            return list(inbox_service.store_requests(db_session=db_session, requests=requests))
 
     def _write_each(self, requests: list[Request]) -> list[int | BaseException]:
         results: list[int | BaseException] = []
         for events in requests:
             try:
-                with self._db.session() as db_session:
+                with self._db.session(urgent=True) as db_session:
                     results.append(inbox_service.store(db_session=db_session, raw_events=events))
             except Exception as exc:
                 results.append(exc)

@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, delete, func, or_, select, update
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -109,57 +109,83 @@ class OutboxMessageRead(BaseModel):
     last_error: str | None
 
 
-def _new(*, lease_seconds: int | None = None, **values: Any) -> OutboxMessage:
-    """A new row; with `lease_seconds` it is born claimed by the caller, who sends it right away
-    (another process takes it over only if the lease runs out)."""
+def _values(*, lease_seconds: int | None = None, **values: Any) -> dict[str, Any]:
+    """A new row's columns; with `lease_seconds` it is born claimed by the caller, who sends it
+    right away (another process takes it over only if the lease runs out)."""
     now = clock.now()
     claimed = lease_seconds is not None
-    return OutboxMessage(
-        retry_key=str(uuid.uuid4()),
-        created_at=now,
-        next_attempt_at=now,
-        status=OutboxStatus.SENDING if claimed else OutboxStatus.PENDING,
-        locked_until=now + timedelta(seconds=lease_seconds) if claimed else None,
-        attempts=1 if claimed else 0,
-        ambiguous_attempt=False,
+    return {
+        "retry_key": str(uuid.uuid4()),
+        "created_at": now,
+        "next_attempt_at": now,
+        "status": OutboxStatus.SENDING if claimed else OutboxStatus.PENDING,
+        "locked_until": now + timedelta(seconds=lease_seconds) if claimed else None,
+        "attempts": 1 if claimed else 0,
+        "ambiguous_attempt": False,
         **values,
-    )
+    }
 
 
-def enqueue_answer(
-    *,
-    db_session: Session,
-    inbox_event_id: int | None,
-    reply_token: str | None,
-    reply_deadline: datetime | None,
-    to: str | None,
-    messages: Sequence[dict[str, Any]],
-    lease_seconds: int | None = None,
-) -> list[OutboxMessage]:
-    """Queues the answer to an event: by reply token while it is valid, else by push.
+def _new(*, lease_seconds: int | None = None, **values: Any) -> OutboxMessage:
+    return OutboxMessage(**_values(lease_seconds=lease_seconds, **values))
 
-    LINE takes at most five messages per request, so longer answers become several rows; only
-    the first can use the reply token.
+
+@dataclass(frozen=True)
+class Answer:
+    """An event's answer, to be queued with the other answers of its batch."""
+
+    inbox_event_id: int | None
+    reply_token: str | None
+    reply_deadline: datetime | None
+    to: str | None
+    messages: Sequence[dict[str, Any]]
+
+
+def enqueue_answers(*, db_session: Session, answers: Sequence[Answer], lease_seconds: int) -> list[Outgoing]:
+    """Queues the answers to a batch of events, in one statement, born claimed by the caller.
+
+    Each goes by reply token while it is valid, else by push. LINE takes at most five messages
+    per request, so longer answers become several rows; only the first can use the reply token.
     """
-    rows: list[OutboxMessage] = []
-    for start in range(0, len(messages), 5):
-        chunk = list(messages[start : start + 5])
-        use_reply = start == 0 and reply_token is not None
-        rows.append(
-            _new(
-                kind=OutboxKind.REPLY if use_reply else OutboxKind.PUSH,
-                inbox_event_id=inbox_event_id,
-                reply_token=reply_token if use_reply else None,
-                reply_deadline=reply_deadline if use_reply else None,
-                to=to,
-                messages=chunk,
-                purpose="reply",
-                lease_seconds=lease_seconds,
+    rows: list[dict[str, Any]] = []
+    for answer in answers:
+        for start in range(0, len(answer.messages), 5):
+            use_reply = start == 0 and answer.reply_token is not None
+            rows.append(
+                _values(
+                    kind=OutboxKind.REPLY if use_reply else OutboxKind.PUSH,
+                    inbox_event_id=answer.inbox_event_id,
+                    reply_token=answer.reply_token if use_reply else None,
+                    reply_deadline=answer.reply_deadline if use_reply else None,
+                    to=answer.to,
+                    recipients=None,
+                    messages=list(answer.messages[start : start + 5]),
+                    purpose="reply",
+                    notification_disabled=False,
+                    lease_seconds=lease_seconds,
+                )
             )
+    if not rows:
+        return []
+    table = OutboxMessage.__table__
+    statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+    ids = db_session.execute(statement, rows).scalars().all()
+    return [
+        Outgoing(
+            id=row_id,
+            kind=row["kind"],
+            to=row["to"],
+            recipients=None,
+            messages=row["messages"],
+            retry_key=row["retry_key"],
+            reply_token=row["reply_token"],
+            reply_deadline=row["reply_deadline"],
+            notification_disabled=False,
+            ambiguous_attempt=False,
+            attempts=1,
         )
-    db_session.add_all(rows)
-    db_session.flush()
-    return rows
+        for row_id, row in zip(ids, rows, strict=True)
+    ]
 
 
 def enqueue_push(

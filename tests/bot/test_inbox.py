@@ -58,12 +58,11 @@ def test_one_chat_is_claimed_in_order_while_other_chats_go_in_parallel(database_
     with db.session() as s:
         # UA's second event waits while its first is being processed.
         assert inbox_service.claim_batch(db_session=s, limit=10, lease_seconds=60) == []
-        done = inbox_service.lock_for_processing(db_session=s, inbox_event_id=first[0].id)
-        assert done is not None
-        inbox_service.mark_done(db_session=s, inbox_event=done)
-        other = inbox_service.lock_for_processing(db_session=s, inbox_event_id=first[1].id)
-        assert other is not None
-        inbox_service.mark_done(db_session=s, inbox_event=other)
+        locked = inbox_service.lock_claimed(db_session=s, inbox_event_ids=[e.id for e in first])
+        assert sorted(locked) == sorted(e.id for e in first)
+        inbox_service.mark_done(db_session=s, inbox_event_ids=list(locked))
+        # Once done, an event is no longer anyone's to process.
+        assert inbox_service.lock_claimed(db_session=s, inbox_event_ids=[e.id for e in first]) == {}
     with db.session() as s:
         second = inbox_service.claim_batch(db_session=s, limit=10, lease_seconds=60)
     assert [(e.user_id, e.payload["message"]["text"]) for e in second] == [("UA", "2")]
@@ -144,7 +143,7 @@ def test_retention_deletes_old_finished_events_and_messages_but_nothing_waiting(
     with db.session() as s:
         inbox_service.store(db_session=s, raw_events=[text_event("UA", "山田太郎です"), text_event("UB", "x")])
         old, _still_processing = inbox_service.claim_batch(db_session=s, limit=10, lease_seconds=60)
-        inbox_service.mark_done(db_session=s, inbox_event=old)
+        inbox_service.mark_done(db_session=s, inbox_event_ids=[old.id])
         outbox_service.enqueue_push(db_session=s, to="UA", messages=[{"type": "text", "text": "a"}], purpose="t")
     clock.travel_to(clock.now() + timedelta(days=15))
     with db.session() as s:
