@@ -283,6 +283,7 @@ async def bench(args: argparse.Namespace) -> list[Result]:
                 "LOG_LEVEL": "WARNING",
                 "PROCESS_INBOX_IN_WEB": "false" if args.ack_only else "true",
             }
+            workers = args.workers if args.workers is not None else (0 if backend == "sqlite" else 1)
             bot = start(
                 [
                     str(Path(PYTHON).parent / "madoguchi"),
@@ -292,7 +293,7 @@ async def bench(args: argparse.Namespace) -> list[Result]:
                     "--port",
                     str(bot_port),
                     "--workers",
-                    str(args.workers),
+                    str(workers),
                 ],
                 env,
             )
@@ -300,7 +301,7 @@ async def bench(args: argparse.Namespace) -> list[Result]:
                 await wait_http(f"{bot_url}/healthz")
                 results.append(
                     await harness.run(
-                        f"madoguchi ({backend}, {args.workers}w)", bot_url, bot.pid, args.rate, args.seconds, args.burst
+                        f"madoguchi ({backend}, {workers}w)", bot_url, bot.pid, args.rate, args.seconds, args.burst
                     )
                 )
             finally:
@@ -364,7 +365,9 @@ def main() -> None:
     parser.add_argument("--burst", type=int, default=3000)
     parser.add_argument("--only", choices=["sqlite", "postgresql"])
     parser.add_argument("--ack-only", action="store_true", help="web process only acknowledges (diagnosis)")
-    parser.add_argument("--workers", type=int, default=1, help="`madoguchi serve --workers N` (0: one process)")
+    parser.add_argument(
+        "--workers", type=int, help="`madoguchi serve --workers N` (default: as serve, 0 on SQLite, 1 on PostgreSQL)"
+    )
     args = parser.parse_args()
     results = asyncio.run(bench(args))
     report(results, args)

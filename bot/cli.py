@@ -73,12 +73,12 @@ def demo(host: str, port: int, var_dir: Path) -> None:
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option(
     "--workers",
-    default=1,
-    show_default=True,
+    default=None,
     type=click.IntRange(0, 32),
-    help="Inbox worker processes started beside the web process (0: the web process processes too).",
+    help="Inbox worker processes started beside the web process (0: the web process processes too)."
+    " Default: 1 on PostgreSQL, 0 on SQLite.",
 )
-def serve(host: str, port: int, workers: int) -> None:
+def serve(host: str, port: int, workers: int | None) -> None:
     """Production: real LINE, settings from the environment."""
     import uvicorn
 
@@ -90,6 +90,10 @@ def serve(host: str, port: int, workers: int) -> None:
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
     _logging(settings.log_level)
+    if workers is None:
+        workers = 0 if _is_sqlite(settings) else 1
+    elif workers and _is_sqlite(settings):
+        raise click.ClickException(SQLITE_ONE_PROCESS)
     children: list[subprocess.Popen[bytes]] = []
     if workers:
         # The web process only verifies, stores and acknowledges, so LINE's 200 never waits behind
@@ -118,6 +122,16 @@ def serve(host: str, port: int, workers: int) -> None:
                 child.kill()
 
 
+SQLITE_ONE_PROCESS = (
+    "SQLite has one writer, so madoguchi runs on it as one process: drop --workers and do not start"
+    " `madoguchi worker`, or set DATABASE_URL to PostgreSQL."
+)
+
+
+def _is_sqlite(settings: Settings) -> bool:
+    return settings.database_url.startswith("sqlite")
+
+
 def _die_with_parent() -> None:
     """Linux: a worker started by `serve` is stopped by the kernel if `serve` dies, even by SIGKILL."""
     import ctypes
@@ -140,6 +154,11 @@ def worker(nice: int) -> None:
     if nice:
         os.nice(nice)
     settings = _settings()
+    if _is_sqlite(settings):
+        # Another process on the same SQLite file would fight the web process for its one write
+        # lock across processes, where waiting means SQLite's sleep-and-retry, and LINE's
+        # acknowledgements would wait behind processing (bench/webhook.py shows it).
+        raise click.ClickException(SQLITE_ONE_PROCESS)
     try:
         settings.require_line()
     except ConfigError as exc:

@@ -17,7 +17,7 @@ from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Index, Integer, String, Text, and_, delete, exists, func, or_, select, update
+from sqlalchemy import Index, Integer, String, Text, and_, delete, exists, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
 from sqlalchemy.orm.attributes import set_committed_value
@@ -36,6 +36,12 @@ class InboxStatus(StrEnum):
     PROCESSING = "processing"
     DONE = "done"
     DEAD = "dead"
+
+
+# The statuses of rows still to process or send: the partial indexes' condition (see claim_batch).
+_UNFINISHED_INBOX = "('pending', 'processing')"
+_UNFINISHED_OUTBOX = "('pending', 'sending')"
+_UNFINISHED = text(f"status IN {_UNFINISHED_INBOX}")
 
 
 class InboxEvent(Base):
@@ -61,6 +67,11 @@ class InboxEvent(Base):
     __table_args__ = (
         Index("ix_inbox_events_status_next", "status", "next_attempt_at"),
         Index("ix_inbox_events_chat_status", "chat_id", "status"),
+        # Claiming walks the unfinished rows in id order, and per chat (migration 0006).
+        Index("ix_inbox_events_unfinished", "id", postgresql_where=_UNFINISHED, sqlite_where=_UNFINISHED),
+        Index(
+            "ix_inbox_events_unfinished_chat", "chat_id", "id", postgresql_where=_UNFINISHED, sqlite_where=_UNFINISHED
+        ),
     )
 
     @property
@@ -144,11 +155,17 @@ def store(*, db_session: Session, raw_events: Sequence[dict[str, Any]]) -> int:
 
 
 def claim_batch(*, db_session: Session, limit: int, lease_seconds: int) -> list[InboxEvent]:
-    """Takes up to `limit` due events (in order per chat) and leases them to this process."""
+    """Takes up to `limit` due events (in order per chat) and leases them to this process.
+
+    The query is written for the partial indexes of migration 0006: every table it reads carries
+    the index's condition as literal SQL, so both databases walk only unfinished rows (in id
+    order, stopping at `limit`), whatever their statistics say and in prepared plans too.
+    """
     now = clock.now()
-    earlier = aliased(InboxEvent)
+    earlier = aliased(InboxEvent, name="earlier")
     blocked_by_earlier = exists().where(
         and_(
+            text(f"earlier.status IN {_UNFINISHED_INBOX}"),
             earlier.chat_id == InboxEvent.chat_id,
             earlier.id < InboxEvent.id,
             or_(
@@ -161,6 +178,7 @@ def claim_batch(*, db_session: Session, limit: int, lease_seconds: int) -> list[
     # reach the citizen in order even when two processes handle consecutive events.
     answer_in_flight = exists().where(
         and_(
+            text(f"outbox_messages.status IN {_UNFINISHED_OUTBOX}"),
             OutboxMessage.to == InboxEvent.chat_id,
             OutboxMessage.inbox_event_id.is_not(None),
             or_(
@@ -176,7 +194,11 @@ def claim_batch(*, db_session: Session, limit: int, lease_seconds: int) -> list[
     )
     query = (
         select(InboxEvent)
-        .where(due, or_(InboxEvent.chat_id.is_(None), and_(~blocked_by_earlier, ~answer_in_flight)))
+        .where(
+            text(f"inbox_events.status IN {_UNFINISHED_INBOX}"),
+            due,
+            or_(InboxEvent.chat_id.is_(None), and_(~blocked_by_earlier, ~answer_in_flight)),
+        )
         .order_by(InboxEvent.id)
         .limit(limit)
     )

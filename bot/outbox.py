@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, delete, func, insert, or_, select, update
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, delete, func, insert, or_, select, text, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -33,6 +33,10 @@ class OutboxStatus(StrEnum):
     SENT = "sent"
     FAILED = "failed"
     SKIPPED = "skipped"
+
+
+# The rows still to send: the partial indexes' condition.
+UNFINISHED = text("status IN ('pending', 'sending')")
 
 
 class OutboxMessage(Base):
@@ -59,7 +63,12 @@ class OutboxMessage(Base):
     request_id: Mapped[str | None] = mapped_column(String(64))
     last_error: Mapped[str | None] = mapped_column(Text)
 
-    __table_args__ = (Index("ix_outbox_messages_status_next", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_messages_status_next", "status", "next_attempt_at"),
+        # Claiming walks the unfinished rows in id order; the inbox asks per chat (migration 0006).
+        Index("ix_outbox_messages_unfinished", "id", postgresql_where=UNFINISHED, sqlite_where=UNFINISHED),
+        Index("ix_outbox_messages_unfinished_to", "to", postgresql_where=UNFINISHED, sqlite_where=UNFINISHED),
+    )
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,16 @@ def test_serve_refuses_a_plain_http_public_url(tmp_path: Path) -> None:
     assert result.returncode != 0 and "PUBLIC_BASE_URL must start with https://" in result.stderr
 
 
+def test_on_sqlite_serve_and_worker_refuse_extra_processes_in_one_line(tmp_path: Path) -> None:
+    env = clean_env(LINE_CHANNEL_SECRET="s", LINE_CHANNEL_ACCESS_TOKEN="t", PUBLIC_BASE_URL="https://city.example.jp",
+                    SECRET_KEY="k" * 40, DATABASE_URL=f"sqlite:///{tmp_path}/x.db")
+    for command in (["serve", "--workers", "2"], ["worker"]):
+        result = subprocess.run([MADOGUCHI, *command], env=env, capture_output=True, text=True, timeout=60)
+        assert result.returncode != 0
+        assert len(result.stderr.strip().splitlines()) == 1
+        assert "SQLite has one writer" in result.stderr and "PostgreSQL" in result.stderr
+
+
 def test_db_upgrade_needs_no_line_credentials(tmp_path: Path) -> None:
     env = clean_env(DATABASE_URL=f"sqlite:///{tmp_path}/fresh.db")
     result = subprocess.run([MADOGUCHI, "db", "upgrade"], env=env, capture_output=True, text=True, timeout=120)
