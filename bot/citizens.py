@@ -8,6 +8,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Integer, String, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from bot import clock, db
@@ -111,9 +112,20 @@ def touch(*, db_session: Session, line_user_ids: Sequence[str]) -> None:
             .execution_options(synchronize_session=False)
         ).scalars()
     )
-    for line_user_id in dict.fromkeys(line_user_ids):
-        if line_user_id not in seen:
-            get_or_create(db_session=db_session, line_user_id=line_user_id).last_seen_at = now
+    new = [
+        {
+            "line_user_id": u,
+            "status": CitizenStatus.FOLLOWING,
+            "created_at": now,
+            "followed_at": now,
+            "last_seen_at": now,
+        }
+        for u in dict.fromkeys(line_user_ids)
+        if u not in seen
+    ]
+    if new:
+        insert = postgresql.insert if db_session.get_bind().dialect.name == "postgresql" else sqlite.insert
+        db_session.execute(insert(Citizen).on_conflict_do_nothing(index_elements=["line_user_id"]), new)
 
 
 def is_reachable(*, db_session: Session, line_user_id: str) -> bool:

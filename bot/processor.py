@@ -50,8 +50,8 @@ MAX_BATCHES_IN_FLIGHT = 4
 HANDLER_THREADS = 2
 # Events a transaction handles before it may step aside for a waiting webhook (SQLite).
 MIN_EVENTS_PER_TRANSACTION = 2
-# ...and at most this many on SQLite, whose one write lock other processes may be waiting for.
-SQLITE_MAX_EVENTS_PER_TRANSACTION = 16
+# Events per transaction on SQLite, whose one write lock the webhook may be waiting for.
+SQLITE_EVENTS_PER_TRANSACTION = 8
 
 Claimed = tuple[int, str, str | None]  # inbox event id, event kind, user id
 
@@ -135,8 +135,10 @@ class InboxProcessor:
         if self._db.dialect == "sqlite":
             outgoing: list[Outgoing] = []
             while claimed:
-                done, claimed = await to_thread.run_sync(self._handle_some, claimed, profiles, limiter=self._limiter)
+                chunk, rest = claimed[:SQLITE_EVENTS_PER_TRANSACTION], claimed[SQLITE_EVENTS_PER_TRANSACTION:]
+                done, left = await to_thread.run_sync(self._handle_some, chunk, profiles, limiter=self._limiter)
                 outgoing += done
+                claimed = left + rest
             return outgoing
         chunks = [claimed[i::HANDLER_THREADS] for i in range(min(HANDLER_THREADS, len(claimed)))]
         results = await asyncio.gather(
@@ -156,7 +158,6 @@ class InboxProcessor:
         of the others are written at the end, in the same transaction), while the commit and the
         bookkeeping statements are paid once per batch instead of once per event.
         """
-        sqlite = self._db.dialect == "sqlite"
         with self._db.session() as db_session:
             events = inbox_service.lock_claimed(db_session=db_session, inbox_event_ids=[c[0] for c in claimed])
             citizen_service.touch(
@@ -174,9 +175,7 @@ class InboxProcessor:
             done: list[int] = []
             left: list[Claimed] = []
             for handled, (event_id, _, user_id) in enumerate(claimed):
-                if (sqlite and handled >= SQLITE_MAX_EVENTS_PER_TRANSACTION) or (
-                    handled >= MIN_EVENTS_PER_TRANSACTION and self._db.urgent_write_waiting
-                ):
+                if handled >= MIN_EVENTS_PER_TRANSACTION and self._db.urgent_write_waiting:
                     left = claimed[handled:]
                     break
                 inbox_event = events.get(event_id)
