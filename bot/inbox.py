@@ -149,6 +149,18 @@ def store_requests(*, db_session: Session, requests: Sequence[Sequence[dict[str,
     return counts
 
 
+# PostgreSQL: workers LISTEN on this channel; a commit that adds due events NOTIFYs it.
+WAKE_CHANNEL = "madoguchi_inbox"
+
+
+def announce(*, db_session: Session) -> None:
+    """Wakes the workers of every process when this transaction commits (PostgreSQL NOTIFY; the
+    notification is sent at commit, and not at all on rollback). SQLite: nothing, its one
+    process wakes its own processor."""
+    if db_session.get_bind().dialect.name == "postgresql":
+        db_session.execute(select(func.pg_notify(WAKE_CHANNEL, "")))
+
+
 def store(*, db_session: Session, raw_events: Sequence[dict[str, Any]]) -> int:
     """Inserts events not seen before (by webhookEventId); returns how many were new."""
     return store_requests(db_session=db_session, requests=[raw_events])[0]
@@ -290,6 +302,7 @@ def retry_dead(*, db_session: Session, inbox_event_id: int) -> InboxEvent | None
     inbox_event.next_attempt_at = clock.now()
     inbox_event.processed_at = None
     db_session.flush()
+    announce(db_session=db_session)
     return inbox_event
 
 

@@ -42,8 +42,9 @@ class Settings(BaseSettings):
     inbox_max_attempts: int = Field(default=5, ge=1)
     inbox_lease_seconds: int = Field(default=60, ge=5)
     outbox_max_attempts: int = Field(default=8, ge=1)
-    # How soon a separate worker notices new events (the web process wakes its own processor at once).
-    worker_poll_seconds: float = Field(default=0.1, gt=0)
+    # The safety-net poll: new events wake the processor at once (in the web process directly, in
+    # a PostgreSQL worker by NOTIFY); polling finds what no one announced (expired leases).
+    worker_poll_seconds: float = Field(default=1.0, gt=0)
 
     # Replies use the reply token while it is surely valid (LINE: one minute); later, push.
     reply_token_max_age_seconds: int = Field(default=50, ge=1, le=60)

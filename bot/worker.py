@@ -1,7 +1,9 @@
 """`madoguchi worker`: the inbox processor and outbox delivery in a process of their own.
 
 Run any number of workers beside the web processes on PostgreSQL; set PROCESS_INBOX_IN_WEB=false
-on the web processes so that they only store and acknowledge.
+on the web processes so that they only store and acknowledge. A worker LISTENs for the web
+processes' NOTIFY (bot.inbox.announce), so a new event is taken at once; polling every
+WORKER_POLL_SECONDS remains as the safety net (a lost connection, a lease that ran out).
 """
 
 from __future__ import annotations
@@ -10,13 +12,47 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Callable
+
+import psycopg
+from sqlalchemy.engine import make_url
 
 from bot.db import Database
+from bot.inbox import WAKE_CHANNEL
 from bot.line_client import LineClient
 from bot.processor import InboxProcessor
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
+
+# Waits before listening again after the connection was lost (seconds).
+RELISTEN_DELAYS = (0.5, 1, 2, 5, 10, 30)
+
+
+def libpq_url(database_url: str) -> str:
+    """The database URL as psycopg takes it (without SQLAlchemy's driver suffix)."""
+    return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def listen_for_events(database_url: str, wake: Callable[[], None], stop: asyncio.Event) -> None:
+    """Calls `wake` on every NOTIFY of new inbox events until `stop` is set; reconnects when the
+    connection drops (and wakes then too: something may have arrived meanwhile)."""
+    failures = 0
+    while not stop.is_set():
+        try:
+            async with await psycopg.AsyncConnection.connect(libpq_url(database_url), autocommit=True) as conn:
+                await conn.execute(f"LISTEN {WAKE_CHANNEL}")
+                failures = 0
+                wake()
+                while not stop.is_set():
+                    async for _ in conn.notifies(timeout=1.0):
+                        wake()
+        except (psycopg.Error, OSError) as exc:
+            delay = RELISTEN_DELAYS[min(failures, len(RELISTEN_DELAYS) - 1)]
+            failures += 1
+            log.warning("listening for new events failed (%s); polling meanwhile, again in %ss", exc, delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=delay)
 
 
 async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:
@@ -31,11 +67,18 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     from notifications import scheduler as notification_scheduler
 
     scheduler = notification_scheduler.start(db, settings)
+    listener: asyncio.Task[None] | None = None
     try:
         processor = InboxProcessor(db, settings, client)
+        if db.dialect == "postgresql":
+            listener = asyncio.create_task(listen_for_events(settings.database_url, processor.wake, stop))
         log.info("worker started (%s)", db.dialect)
         await processor.run_forever(stop)
     finally:
+        stop.set()
+        if listener is not None:
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(listener, timeout=5)
         notification_scheduler.stop(scheduler)
         await client.close()
         db.dispose()
