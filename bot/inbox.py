@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -20,7 +21,6 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Index, Integer, String, Text, and_, delete, exists, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
-from sqlalchemy.orm.attributes import set_committed_value
 
 from bot import clock, db
 from bot.db import Base, JSONType, UTCDateTime
@@ -42,6 +42,7 @@ class InboxStatus(StrEnum):
 _UNFINISHED_INBOX = "('pending', 'processing')"
 _UNFINISHED_OUTBOX = "('pending', 'sending')"
 _UNFINISHED = text(f"status IN {_UNFINISHED_INBOX}")
+_DEAD = text("status = 'dead'")
 
 
 class InboxEvent(Base):
@@ -65,13 +66,12 @@ class InboxEvent(Base):
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     __table_args__ = (
-        Index("ix_inbox_events_status_next", "status", "next_attempt_at"),
-        Index("ix_inbox_events_chat_status", "chat_id", "status"),
         # Claiming walks the unfinished rows in id order, and per chat (migration 0006).
         Index("ix_inbox_events_unfinished", "id", postgresql_where=_UNFINISHED, sqlite_where=_UNFINISHED),
         Index(
             "ix_inbox_events_unfinished_chat", "chat_id", "id", postgresql_where=_UNFINISHED, sqlite_where=_UNFINISHED
         ),
+        Index("ix_inbox_events_dead", "id", postgresql_where=_DEAD, sqlite_where=_DEAD),
     )
 
     @property
@@ -166,7 +166,17 @@ def store(*, db_session: Session, raw_events: Sequence[dict[str, Any]]) -> int:
     return store_requests(db_session=db_session, requests=[raw_events])[0]
 
 
-def claim_batch(*, db_session: Session, limit: int, lease_seconds: int) -> list[InboxEvent]:
+@dataclass(frozen=True)
+class Claim:
+    """A claimed event, as much as the processor needs before it loads the event to handle it."""
+
+    id: int
+    event_type: str
+    chat_id: str | None
+    user_id: str | None
+
+
+def claim_batch(*, db_session: Session, limit: int, lease_seconds: int) -> list[Claim]:
     """Takes up to `limit` due events (in order per chat) and leases them to this process.
 
     The query is written for the partial indexes of migration 0006: every table it reads carries
@@ -205,7 +215,7 @@ def claim_batch(*, db_session: Session, limit: int, lease_seconds: int) -> list[
         and_(InboxEvent.status == InboxStatus.PROCESSING, InboxEvent.locked_until <= now),
     )
     query = (
-        select(InboxEvent)
+        select(InboxEvent.id, InboxEvent.event_type, InboxEvent.chat_id, InboxEvent.user_id)
         .where(
             text(f"inbox_events.status IN {_UNFINISHED_INBOX}"),
             due,
@@ -216,30 +226,27 @@ def claim_batch(*, db_session: Session, limit: int, lease_seconds: int) -> list[
     )
     if db_session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True, of=InboxEvent)
-    events = list(db_session.scalars(query))
-    if not events:
-        return []
-    # One event per chat per batch keeps a chat's events strictly ordered.
-    picked: list[InboxEvent] = []
+    picked: list[Claim] = []
     chats: set[str] = set()
-    for event in events:
-        if event.chat_id is not None:
-            if event.chat_id in chats:
+    for row in db_session.execute(query):
+        claim = Claim(*row)
+        # One event per chat per batch keeps a chat's events strictly ordered.
+        if claim.chat_id is not None:
+            if claim.chat_id in chats:
                 continue
-            chats.add(event.chat_id)
-        picked.append(event)
-    locked_until = now + timedelta(seconds=lease_seconds)
-    db_session.execute(
-        update(InboxEvent)
-        .where(InboxEvent.id.in_([e.id for e in picked]))
-        .values(status=InboxStatus.PROCESSING, locked_until=locked_until, attempts=InboxEvent.attempts + 1)
-        .execution_options(synchronize_session=False)
-    )
-    for event in picked:
-        # Mirror the UPDATE in memory instead of reloading each row.
-        set_committed_value(event, "status", InboxStatus.PROCESSING)
-        set_committed_value(event, "locked_until", locked_until)
-        set_committed_value(event, "attempts", event.attempts + 1)
+            chats.add(claim.chat_id)
+        picked.append(claim)
+    if picked:
+        db_session.execute(
+            update(InboxEvent)
+            .where(InboxEvent.id.in_([c.id for c in picked]))
+            .values(
+                status=InboxStatus.PROCESSING,
+                locked_until=now + timedelta(seconds=lease_seconds),
+                attempts=InboxEvent.attempts + 1,
+            )
+            .execution_options(synchronize_session=False)
+        )
     return picked
 
 
@@ -307,7 +314,8 @@ def retry_dead(*, db_session: Session, inbox_event_id: int) -> InboxEvent | None
 
 
 def get_all_dead(*, db_session: Session, limit: int = 200) -> list[InboxEvent]:
-    query = select(InboxEvent).where(InboxEvent.status == InboxStatus.DEAD).order_by(InboxEvent.id.desc()).limit(limit)
+    # The condition as literal SQL, as the partial index ix_inbox_events_dead is written.
+    query = select(InboxEvent).where(text("inbox_events.status = 'dead'")).order_by(InboxEvent.id.desc()).limit(limit)
     return list(db_session.scalars(query))
 
 

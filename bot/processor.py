@@ -53,7 +53,7 @@ MIN_EVENTS_PER_TRANSACTION = 2
 # Events per transaction on SQLite, whose one write lock the webhook may be waiting for.
 SQLITE_EVENTS_PER_TRANSACTION = 8
 
-Claimed = tuple[int, str, str | None]  # inbox event id, event kind, user id
+Claimed = tuple[int, str, str | None]  # inbox event id, event type, user id
 
 
 class InboxProcessor:
@@ -125,7 +125,7 @@ class InboxProcessor:
                 limit=self._settings.inbox_batch_size,
                 lease_seconds=self._settings.inbox_lease_seconds,
             )
-            return [(e.id, e.event.kind, e.user_id) for e in events]
+            return [(e.id, e.event_type, e.user_id) for e in events]
 
     async def _handle_all(self, claimed: list[Claimed], profiles: dict[str, CitizenProfile | None]) -> list[Outgoing]:
         """A batch holds at most one event per chat, so on PostgreSQL its events are handled in
