@@ -164,7 +164,9 @@ def worker(nice: int) -> None:
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
     _logging(settings.log_level)
-    asyncio.run(run_worker(settings))
+    import uvloop  # as uvicorn uses for the web process: the worker's HTTP to LINE is event-loop work
+
+    uvloop.run(run_worker(settings))
 
 
 @main.group()
