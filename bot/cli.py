@@ -110,7 +110,7 @@ def serve(host: str, port: int, workers: int | None) -> None:
             port=port,
             log_level=settings.log_level.lower(),
             proxy_headers=True,
-            forwarded_allow_ips="*",
+            forwarded_allow_ips=settings.forwarded_allow_ips,
         )
     finally:
         for child in children:

@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     city_hours: str = "平日 8:30〜17:15"
 
     log_level: str = "INFO"
+    # Proxies whose X-Forwarded-For / -Proto `serve` believes (comma-separated IPs or networks;
+    # "*" believes anyone, which lets a client choose the address that login throttling counts).
+    forwarded_allow_ips: str = "127.0.0.1"
 
     # Staff admin: sessions and login throttling.
     admin_session_idle_minutes: int = Field(default=30, ge=1)

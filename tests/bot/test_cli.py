@@ -99,3 +99,56 @@ def test_demo_prints_its_addresses_and_login_and_serves_everything(tmp_path: Pat
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def recorded_login_addresses(tmp_path: Path, trusted: str | None) -> list[str]:
+    """Runs `madoguchi serve`, fails a staff login through a claimed proxy header, and answers the
+    addresses the login throttling recorded."""
+    from sqlalchemy import create_engine, text
+
+    database_url = f"sqlite:///{tmp_path}/serve.db"
+    env = clean_env(LINE_CHANNEL_SECRET="s", LINE_CHANNEL_ACCESS_TOKEN="t", PUBLIC_BASE_URL="https://city.example.jp",
+                    SECRET_KEY="k" * 40, DATABASE_URL=database_url, LOG_LEVEL="WARNING")
+    if trusted is not None:
+        env["FORWARDED_ALLOW_IPS"] = trusted
+    subprocess.run([MADOGUCHI, "db", "upgrade"], env=env, check=True, capture_output=True, timeout=120)
+    port = free_port()
+    proc = subprocess.Popen([MADOGUCHI, "serve", "--host", "127.0.0.1", "--port", str(port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, "serve did not start"
+            time.sleep(0.2)
+        with httpx.Client(base_url=base, headers={"X-Forwarded-For": "203.0.113.9"}) as client:
+            form = client.get("/admin/login").text
+            token = re.search(r'name="csrf_token" value="([^"]+)"', form)
+            assert token is not None
+            # The session cookie is Secure (production serves HTTPS behind the proxy): send it by hand.
+            cookie = "; ".join(f"{name}={value}" for name, value in client.cookies.items())
+            client.cookies.clear()
+            answer = client.post("/admin/login", headers={"Cookie": cookie},
+                                 data={"name": "nobody", "password": "wrong", "csrf_token": token[1]})
+            assert answer.status_code == 401, answer.text[:200]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            return [row[0] for row in conn.execute(text("SELECT ip FROM login_attempts"))]
+    finally:
+        engine.dispose()
+
+
+def test_serve_believes_forwarded_addresses_only_from_the_proxies_it_is_told_of(tmp_path: Path) -> None:
+    # By default the proxy is on this host (127.0.0.1): its X-Forwarded-For is believed.
+    assert recorded_login_addresses(tmp_path / "a", trusted=None) == ["203.0.113.9"]
+    # Another proxy is configured: a client here cannot choose the address that is counted.
+    assert recorded_login_addresses(tmp_path / "b", trusted="10.0.0.5") == ["127.0.0.1"]
