@@ -139,13 +139,22 @@ async def verify_csrf(request: Request, expected: str | None) -> None:
         raise Forbidden("フォームの有効期限が切れたか、不正な送信です。画面を開き直してからもう一度お試しください。")
 
 
+def is_read_only(route: object) -> bool:
+    """A POST route that changes nothing (a question sent in a body, such as "parse this text")
+    carries openapi_extra={"x-read-only": True}: viewers may call it. CSRF is still checked for
+    browser sessions. Capabilities mark their routes without importing admin, and the OpenAPI
+    schema shows the mark too."""
+    extra = getattr(route, "openapi_extra", None) or {}
+    return bool(extra.get("x-read-only"))
+
+
 async def staff_guard(request: Request, actor: CurrentStaff) -> Actor:
     """On every admin page and API route: signed in; CSRF on changes; viewers never change anything."""
     if request.method in SAFE_METHODS:
         return actor
     if actor.via == "web":
         await verify_csrf(request, actor.csrf_token)
-    if actor.role == StaffRole.VIEWER:
+    if actor.role == StaffRole.VIEWER and not is_read_only(request.scope.get("route")):
         raise Forbidden("閲覧のみの権限では変更できません。")
     return actor
 

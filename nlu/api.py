@@ -26,6 +26,11 @@ class ParseRequest(BaseModel):
     )
 
 
-@router.post("/nlu/parse", response_model=ParseResult, summary="文章の意図と固有表現（Rasaのparse形式）")
+@router.post(
+    "/nlu/parse",
+    response_model=ParseResult,
+    summary="文章の意図と固有表現（Rasaのparse形式）",
+    openapi_extra={"x-read-only": True},  # changes nothing: viewers may ask (admin.auth.is_read_only)
+)
 def parse_text(body: ParseRequest) -> ParseResult:
     return parse(body.text, body.reference_time)

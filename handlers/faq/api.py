@@ -41,7 +41,12 @@ def build_router(db_session_type: Any = OwnDbSession) -> APIRouter:
     router = APIRouter()
     router.include_router(nlu_router)
 
-    @router.post("/faq/ask", response_model=FaqResult, summary="質問に最も合う「よくある質問」と候補")
+    @router.post(
+        "/faq/ask",
+        response_model=FaqResult,
+        summary="質問に最も合う「よくある質問」と候補",
+        openapi_extra={"x-read-only": True},  # changes nothing: viewers may ask (admin.auth.is_read_only)
+    )
     def ask_faq(body: AskRequest, db_session: db_session_type) -> FaqResult:  # type: ignore[valid-type]
         return faq_service.ask(db_session=db_session, text=body.text)
 
