@@ -253,10 +253,9 @@ async def bench(args: argparse.Namespace) -> list[Result]:
             "bench/fake_line.py",
             "--port",
             str(fake_port),
-            "--secret",
-            SECRET,
-            "--token",
-            TOKEN,
+            f"--secret={SECRET}",
+            # "=": a token may begin with "-", which argparse would take for an option.
+            f"--token={TOKEN}",
             "--webhook",
             f"{bot_url}/callback",
         ]
@@ -313,10 +312,8 @@ async def bench(args: argparse.Namespace) -> list[Result]:
                 "bench/echo_bot.py",
                 "--port",
                 str(bot_port),
-                "--secret",
-                SECRET,
-                "--token",
-                TOKEN,
+                f"--secret={SECRET}",
+                f"--token={TOKEN}",
                 "--line",
                 f"{fake_url}/sandbox/line",
             ]

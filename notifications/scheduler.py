@@ -1,5 +1,6 @@
 """The scheduler: APScheduler 3 with its jobs in the application's own database
-(SQLAlchemyJobStore, table apscheduler_jobs), run by every web process and every `madoguchi worker`.
+(SQLAlchemyJobStore, table apscheduler_jobs; on SQLite a file of their own beside the database, see
+job_store), run by every web process and every `madoguchi worker`.
 
 Jobs survive restarts (they live in the database) and a run missed while nothing was up happens
 at the next start (coalesced into one, within a grace time). Several processes sharing the store
@@ -19,9 +20,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import timedelta
+from pathlib import Path
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy.engine import make_url
 
 from bot import clock
 from bot import inbox as inbox_service
@@ -39,9 +42,24 @@ GARBAGE_JOB = "gis:garbage"
 RETENTION_JOB = "bot:retention"
 
 
+def job_store(db: Database) -> SQLAlchemyJobStore:
+    """PostgreSQL: the jobs live in the application's database. SQLite: in a file of their own
+    beside it (`<database>.scheduler.db`). APScheduler reads and writes its store from the event
+    loop, in transactions of its own: on the application's SQLite file, each of those could meet
+    the processor's write lock and stall the event loop, and with it every webhook, in SQLite's
+    busy handler."""
+    url = make_url(db.url)
+    if url.get_backend_name() != "sqlite":
+        return SQLAlchemyJobStore(engine=db.engine, tablename=JOB_TABLE)
+    if not url.database or url.database == ":memory:":
+        return SQLAlchemyJobStore(url="sqlite://", tablename=JOB_TABLE)
+    path = Path(url.database)
+    return SQLAlchemyJobStore(url=f"sqlite:///{path.with_name(path.stem + '.scheduler.db')}", tablename=JOB_TABLE)
+
+
 def create_scheduler(db: Database) -> AsyncIOScheduler:
     return AsyncIOScheduler(
-        jobstores={"default": SQLAlchemyJobStore(engine=db.engine, tablename=JOB_TABLE)},
+        jobstores={"default": job_store(db)},
         timezone=clock.TOKYO,
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 6 * 3600},
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import func, select
 
@@ -220,3 +221,18 @@ def test_the_purge_job_and_a_staff_cancellation_notice(rsv_app: LiveApp) -> None
     with app.db.session() as db_session:
         reservation = db_session.get(Reservation, reservation_id)
         assert reservation is not None and reservation.answers_enc is None
+
+
+def test_on_sqlite_the_jobs_live_in_a_file_of_their_own_beside_the_database(database_url: str) -> None:
+    database = Database(database_url)
+    try:
+        store = scheduler.job_store(database)
+        if database.dialect == "sqlite":
+            # APScheduler's own transactions must never meet the processor's write lock.
+            main_file = Path(database.engine.url.database or "")
+            assert store.engine is not database.engine
+            assert Path(store.engine.url.database or "") == main_file.with_name(main_file.stem + ".scheduler.db")
+        else:
+            assert store.engine is database.engine
+    finally:
+        database.dispose()
