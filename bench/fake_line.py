@@ -32,9 +32,13 @@ def create_app(platform: SandboxPlatform) -> FastAPI:
         return JSONResponse(events)
 
     @app.get("/bench/stats")
-    async def stats() -> JSONResponse:
+    async def stats(detail: bool = False) -> JSONResponse:
         deliveries = platform.deliveries()
-        return JSONResponse({"count": len(deliveries), "last_at": max((d.at for d in deliveries), default=None)})
+        answer: dict[str, Any] = {"count": len(deliveries), "last_at": max((d.at for d in deliveries), default=None)}
+        if detail:
+            # Each delivery's chat and wall-clock time, in the order they arrived.
+            answer["deliveries"] = [[d.to[0] if d.to else None, d.at] for d in sorted(deliveries, key=lambda d: d.seq)]
+        return JSONResponse(answer)
 
     @app.post("/bench/reset")
     async def reset() -> JSONResponse:
@@ -51,8 +55,9 @@ def main() -> None:
     parser.add_argument("--token", required=True)
     parser.add_argument("--webhook", required=True)
     args = parser.parse_args()
-    platform = SandboxPlatform(channel_secret=args.secret, access_token=args.token, webhook_url=args.webhook,
-                               reply_token_ttl_seconds=600)
+    platform = SandboxPlatform(
+        channel_secret=args.secret, access_token=args.token, webhook_url=args.webhook, reply_token_ttl_seconds=600
+    )
     uvicorn.run(create_app(platform), host="127.0.0.1", port=args.port, log_level="warning")
 
 

@@ -6,7 +6,8 @@ sandbox's Messaging API), the bot under test, and this load generator. For each 
 example, bench/echo_bot.py) it measures:
 
 1. steady load: signed one-event webhooks at a fixed rate (default 500/s) for a few seconds:
-   acknowledged events/s and ack latency p50/p99, then whether every answer arrived;
+   acknowledged events/s and ack latency p50/p99, whether every answer arrived, and how long
+   citizens waited for their answer (event sent to answer recorded, p50/p99);
 2. saturation: a burst of events sent as fast as the bot acknowledges them: end-to-end events/s
    (first event sent to last answer recorded by the fake LINE);
 3. the bot process's peak memory (VmHWM).
@@ -103,6 +104,8 @@ class Result:
     ack_p99_ms: float = 0
     ack_max_ms: float = 0
     steady_answered: str = ""
+    answer_p50_ms: float = 0
+    answer_p99_ms: float = 0
     burst_ack_rate: float = 0
     e2e_rate: float = 0
     peak_mb: float = 0
@@ -114,8 +117,31 @@ class Harness:
         self.fake_url = fake_url
 
     async def mint(self, http: aiohttp.ClientSession, count: int, users: int) -> list[bytes]:
+        return [body for body, _ in await self.mint_with_users(http, count, users)]
+
+    async def mint_with_users(self, http: aiohttp.ClientSession, count: int, users: int) -> list[tuple[bytes, str]]:
         events = await call(http, "POST", f"{self.fake_url}/bench/mint", json={"count": count, "users": users})
-        return [json.dumps({"destination": "U" + "0" * 32, "events": [e]}, ensure_ascii=False).encode() for e in events]
+        return [(self.body(e), e["source"]["userId"]) for e in events]
+
+    @staticmethod
+    def body(event: dict[str, Any]) -> bytes:
+        return json.dumps({"destination": "U" + "0" * 32, "events": [event]}, ensure_ascii=False).encode()
+
+    async def answer_latencies(self, http: aiohttp.ClientSession, sent: list[tuple[str, float]]) -> list[float]:
+        """Seconds from each event's sending to its answer. One chat's answers arrive in the order of
+        its events (the inbox guarantees it), so a chat's n-th answer is its n-th event's."""
+        stats = await call(http, "GET", f"{self.fake_url}/bench/stats", params={"detail": "true"})
+        answered: dict[str, list[float]] = {}
+        for chat, at in stats["deliveries"]:
+            answered.setdefault(chat, []).append(at)
+        latencies = []
+        seen: dict[str, int] = {}
+        for user, sent_at in sent:
+            n = seen.get(user, 0)
+            seen[user] = n + 1
+            if n < len(answered.get(user, [])):
+                latencies.append(answered[user][n] - sent_at)
+        return sorted(latencies)
 
     async def delivered(self, http: aiohttp.ClientSession) -> tuple[int, float | None]:
         stats = await call(http, "GET", f"{self.fake_url}/bench/stats")
@@ -142,17 +168,20 @@ class Harness:
 
             # 1. Steady load at a fixed rate (open loop: sends do not wait for answers).
             count = int(rate * seconds)
-            bodies = await self.mint(http, count, 500)
+            minted = await self.mint_with_users(http, count, 500)
             latencies: list[float] = []
+            sent: list[tuple[str, float]] = [("", 0.0)] * count
             start = time.perf_counter()
 
-            async def one(i: int, body: bytes) -> None:
+            async def one(i: int, body: bytes, user: str) -> None:
                 delay = start + i / rate - time.perf_counter()
                 if delay > 0:
                     await asyncio.sleep(delay)
+                # The fake LINE records deliveries with time.time(): the wall clock, as here.
+                sent[i] = (user, time.time())
                 latencies.append(await self.post(http, bot_url, body))
 
-            await asyncio.gather(*(one(i, b) for i, b in enumerate(bodies)))
+            await asyncio.gather(*(one(i, body, user) for i, (body, user) in enumerate(minted)))
             elapsed = time.perf_counter() - start
             latencies.sort()
             result.steady_rate = count / elapsed
@@ -161,6 +190,10 @@ class Harness:
             result.ack_max_ms = latencies[-1] * 1000
             got, _ = await self.wait_delivered(http, count, 60)
             result.steady_answered = f"{got}/{count}"
+            answers = await self.answer_latencies(http, sent)
+            if answers:
+                result.answer_p50_ms = statistics.median(answers) * 1000
+                result.answer_p99_ms = answers[int(len(answers) * 0.99) - 1] * 1000
             await call(http, "POST", f"{self.fake_url}/bench/reset")
 
             # 2. Saturation: acknowledge as fast as the bot can, measure until the last answer.
@@ -338,15 +371,15 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
     )
     header = (
         f"{'bot':28} {'steady ev/s':>11} {'ack p50 ms':>10} {'ack p99 ms':>10} {'ack max':>8} "
-        f"{'answered':>11} {'burst ack/s':>11} {'e2e ev/s':>9} {'peak MB':>8}"
+        f"{'answered':>11} {'answer p50':>10} {'answer p99':>10} {'burst ack/s':>11} {'e2e ev/s':>9} {'peak MB':>8}"
     )
     print(header)
     print("-" * len(header))
     for r in results:
         print(
             f"{r.name:28} {r.steady_rate:11.0f} {r.ack_p50_ms:10.1f} {r.ack_p99_ms:10.1f} {r.ack_max_ms:8.1f} "
-            f"{r.steady_answered:>11} {r.burst_ack_rate:11.0f} {r.e2e_rate:9.0f} {r.peak_mb:8.0f}"
-            + (f"  ({'; '.join(r.notes)})" if r.notes else "")
+            f"{r.steady_answered:>11} {r.answer_p50_ms:10.1f} {r.answer_p99_ms:10.1f} {r.burst_ack_rate:11.0f}"
+            f" {r.e2e_rate:9.0f} {r.peak_mb:8.0f}" + (f"  ({'; '.join(r.notes)})" if r.notes else "")
         )
     echo = next((r for r in results if r.name.startswith("line-bot-sdk")), None)
     if echo and echo.e2e_rate:
