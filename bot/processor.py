@@ -130,8 +130,8 @@ class InboxProcessor:
     async def _handle_all(self, claimed: list[Claimed], profiles: dict[str, CitizenProfile | None]) -> list[Outgoing]:
         """A batch holds at most one event per chat, so on PostgreSQL its events are handled in
         parallel threads (their round trips overlap). SQLite has one writer, so there one thread
-        takes them in turn, in short transactions: the webhook's inserts (another process,
-        perhaps) wait for the write lock at most one short transaction."""
+        takes them in turn, a few per transaction, stepping aside whenever the webhook waits for
+        the write lock (see _handle_some)."""
         if self._db.dialect == "sqlite":
             outgoing: list[Outgoing] = []
             while claimed:
