@@ -71,8 +71,21 @@ class InboxProcessor:
         self._wake.set()
 
     async def run_forever(self, stop: asyncio.Event) -> None:
-        """Drains until `stop` is set; sleeps until woken or until something falls due."""
+        """Drains until `stop` is set; sleeps until woken, stopped or something falls due."""
         await to_thread.run_sync(warm_up, self._db, limiter=self._limiter)
+        stopping = asyncio.create_task(self._wake_when(stop))  # a stop must not wait for the next poll
+        try:
+            await self._drain_until(stop)
+        finally:
+            stopping.cancel()
+        if self._sending:
+            await asyncio.wait(self._sending, timeout=10)
+
+    async def _wake_when(self, stop: asyncio.Event) -> None:
+        await stop.wait()
+        self.wake()
+
+    async def _drain_until(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             self._wake.clear()
             try:
@@ -86,8 +99,6 @@ class InboxProcessor:
             wait = await to_thread.run_sync(self._seconds_until_due, limiter=self._limiter)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=wait)
-        if self._sending:
-            await asyncio.wait(self._sending, timeout=10)
 
     async def drain_once(self) -> int:
         """Handles one batch of claimable events and starts sending their answers."""
