@@ -8,7 +8,6 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Integer, String, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from bot import clock, db
@@ -124,7 +123,7 @@ def touch(*, db_session: Session, line_user_ids: Sequence[str]) -> None:
         if u not in seen
     ]
     if new:
-        insert = postgresql.insert if db_session.get_bind().dialect.name == "postgresql" else sqlite.insert
+        insert = db.upsert_insert(db_session)
         db_session.execute(insert(Citizen).on_conflict_do_nothing(index_elements=["line_user_id"]), new)
 
 

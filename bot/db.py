@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -55,6 +56,11 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+def upsert_insert(db_session: Session) -> Any:
+    """The dialect's own `insert` (SQLite or PostgreSQL), which has ON CONFLICT DO NOTHING/UPDATE."""
+    return postgresql.insert if db_session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
 def count_by_status(db_session: Session, column: Any, statuses: type[StrEnum]) -> dict[str, int]:

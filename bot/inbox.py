@@ -19,7 +19,6 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Index, Integer, String, Text, and_, delete, exists, func, or_, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
 
 from bot import clock, db
@@ -115,10 +114,9 @@ def _row(raw: dict[str, Any], key: str, now: datetime) -> dict[str, Any]:
 
 
 @functools.cache
-def _insert_new(dialect: str) -> Any:
+def _insert_new(insert: Any) -> Any:
     """INSERT ... ON CONFLICT (event_key) DO NOTHING RETURNING event_key, built once per dialect so
     that SQLAlchemy compiles it once; executed with many rows, it is sent as multi-row VALUES."""
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     table = InboxEvent.__table__
     return insert(table).on_conflict_do_nothing(index_elements=["event_key"]).returning(table.c.event_key)
 
@@ -141,7 +139,7 @@ def store_requests(*, db_session: Session, requests: Sequence[Sequence[dict[str,
         keys_per_request.append(keys)
     if not rows:
         return [0 for _ in requests]
-    new = set(db_session.execute(_insert_new(db_session.get_bind().dialect.name), rows).scalars())
+    new = set(db_session.execute(_insert_new(db.upsert_insert(db_session)), rows).scalars())
     counts = []
     for keys in keys_per_request:
         counts.append(sum(1 for key in dict.fromkeys(keys) if key in new))

@@ -19,6 +19,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from bot import clock
+from bot.db import upsert_insert
 from handlers.faq.models import (
     FaqEntry,
     FaqEntryCreate,
@@ -179,22 +180,12 @@ def ask(*, db_session: Session, text: str, analysis: Analysis | None = None) -> 
 # Feedback and unanswered questions -----------------------------------------------------------------
 
 
-def _insert(db_session: Session) -> Any:
-    if db_session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        return pg_insert
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-    return sqlite_insert
-
-
 def record_feedback(*, db_session: Session, faq_id: str, line_user_id: str, helpful: bool) -> None:
     """Stores the citizen's verdict on the answer; a second tap replaces the first."""
     if db_session.get(FaqEntry, faq_id) is None:
         raise FaqNotFound(faq_id)
     now = clock.now()
-    insert = _insert(db_session)
+    insert = upsert_insert(db_session)
     statement = insert(FaqFeedback).values(
         faq_id=faq_id, line_user_id=line_user_id, helpful=helpful, created_at=now, updated_at=now
     )
@@ -229,7 +220,7 @@ def record_unanswered(*, db_session: Session, text: str, result: FaqResult | Non
     now = clock.now()
     best_id = result.faq_id if result is not None else None
     best_score = result.score if result is not None else None
-    insert = _insert(db_session)
+    insert = upsert_insert(db_session)
     statement = insert(UnansweredQuestion).values(
         text_key=question_key(text),
         text=text.strip()[:MAX_STORED_QUESTION],

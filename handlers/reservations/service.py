@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot import clock
+from bot.db import upsert_insert
 from bot.settings import Settings
 from handlers.reservations import calendar, crypto, forms, qr
 from handlers.reservations.models import (
@@ -306,11 +307,7 @@ def _insert_ignoring_duplicates(db_session: Session, table: Table, rows: list[di
     executemany and the answer is only how many were offered."""
     if not rows:
         return 0
-    if db_session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    statement = insert(table).on_conflict_do_nothing(index_elements=keys)
+    statement = upsert_insert(db_session)(table).on_conflict_do_nothing(index_elements=keys)
     if len(rows) == 1:
         returned = db_session.execute(statement.values(**rows[0]).returning(*table.primary_key.columns)).first()
         return 0 if returned is None else 1
