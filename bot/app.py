@@ -71,9 +71,7 @@ def create_app(
             yield
         finally:
             notification_scheduler.stop(app.state.scheduler)
-            stop.set()
-            if app.state.processor is not None:
-                app.state.processor.wake()
+            stop.set()  # the processor wakes on it
             if task is not None:
                 with contextlib.suppress(asyncio.CancelledError):
                     await asyncio.wait_for(task, timeout=10)

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
 from bot import clock, db
 from bot.db import Base, JSONType, UTCDateTime
 from bot.events import Event, event_key
+from bot.outbox import UNFINISHED_STATUSES as outbox_unfinished
 from bot.outbox import OutboxMessage, OutboxStatus
 
 # Waits between tries of a failing event (seconds); the last failure makes a dead letter.
@@ -39,7 +40,6 @@ class InboxStatus(StrEnum):
 
 # The statuses of rows still to process or send: the partial indexes' condition (see claim_batch).
 _UNFINISHED_INBOX = "('pending', 'processing')"
-_UNFINISHED_OUTBOX = "('pending', 'sending')"
 _UNFINISHED = text(f"status IN {_UNFINISHED_INBOX}")
 _DEAD = text("status = 'dead'")
 
@@ -121,9 +121,22 @@ def _insert_new(insert: Any) -> Any:
     return insert(table).on_conflict_do_nothing(index_elements=["event_key"]).returning(table.c.event_key)
 
 
+# PostgreSQL: workers LISTEN on this channel; a commit that adds due events NOTIFYs it.
+WAKE_CHANNEL = "madoguchi_inbox"
+
+
+def announce(*, db_session: Session) -> None:
+    """Wakes the workers of every process when this transaction commits (PostgreSQL NOTIFY; the
+    notification is sent at commit, and not at all on rollback). SQLite: nothing, its one
+    process wakes its own processor."""
+    if db_session.get_bind().dialect.name == "postgresql":
+        db_session.execute(select(func.pg_notify(WAKE_CHANNEL, "")))
+
+
 def store_requests(*, db_session: Session, requests: Sequence[Sequence[dict[str, Any]]]) -> list[int]:
     """Inserts the events of several webhook requests not seen before (by webhookEventId), in one
-    statement; answers how many of each request's events were new."""
+    statement, and announces them to the workers; answers how many of each request's events
+    were new."""
     now = clock.now()
     rows: list[dict[str, Any]] = []
     keys_per_request: list[list[str]] = []
@@ -140,23 +153,13 @@ def store_requests(*, db_session: Session, requests: Sequence[Sequence[dict[str,
     if not rows:
         return [0 for _ in requests]
     new = set(db_session.execute(_insert_new(db.upsert_insert(db_session)), rows).scalars())
+    if new:
+        announce(db_session=db_session)
     counts = []
     for keys in keys_per_request:
         counts.append(sum(1 for key in dict.fromkeys(keys) if key in new))
         new.difference_update(keys)  # an event repeated in a later request was not new there
     return counts
-
-
-# PostgreSQL: workers LISTEN on this channel; a commit that adds due events NOTIFYs it.
-WAKE_CHANNEL = "madoguchi_inbox"
-
-
-def announce(*, db_session: Session) -> None:
-    """Wakes the workers of every process when this transaction commits (PostgreSQL NOTIFY; the
-    notification is sent at commit, and not at all on rollback). SQLite: nothing, its one
-    process wakes its own processor."""
-    if db_session.get_bind().dialect.name == "postgresql":
-        db_session.execute(select(func.pg_notify(WAKE_CHANNEL, "")))
 
 
 def store(*, db_session: Session, raw_events: Sequence[dict[str, Any]]) -> int:
@@ -198,7 +201,7 @@ def claim_batch(*, db_session: Session, limit: int, lease_seconds: int) -> list[
     # reach the citizen in order even when two processes handle consecutive events.
     answer_in_flight = exists().where(
         and_(
-            text(f"outbox_messages.status IN {_UNFINISHED_OUTBOX}"),
+            text(f"outbox_messages.status IN {outbox_unfinished}"),
             OutboxMessage.to == InboxEvent.chat_id,
             OutboxMessage.inbox_event_id.is_not(None),
             or_(
@@ -313,7 +316,7 @@ def retry_dead(*, db_session: Session, inbox_event_id: int) -> InboxEvent | None
 
 def get_all_dead(*, db_session: Session, limit: int = 200) -> list[InboxEvent]:
     # The condition as literal SQL, as the partial index ix_inbox_events_dead is written.
-    query = select(InboxEvent).where(text("inbox_events.status = 'dead'")).order_by(InboxEvent.id.desc()).limit(limit)
+    query = select(InboxEvent).where(_DEAD).order_by(InboxEvent.id.desc()).limit(limit)
     return list(db_session.scalars(query))
 
 

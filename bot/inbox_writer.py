@@ -60,20 +60,14 @@ class InboxWriter:
 
     def _write(self, requests: list[Request]) -> list[int | BaseException]:
         with self._db.session(urgent=True) as db_session:
-            counts = inbox_service.store_requests(db_session=db_session, requests=requests)
-            if any(counts):
-                inbox_service.announce(db_session=db_session)
-            return list(counts)
+            return list(inbox_service.store_requests(db_session=db_session, requests=requests))
 
     def _write_each(self, requests: list[Request]) -> list[int | BaseException]:
         results: list[int | BaseException] = []
         for events in requests:
             try:
                 with self._db.session(urgent=True) as db_session:
-                    count = inbox_service.store(db_session=db_session, raw_events=events)
-                    if count:
-                        inbox_service.announce(db_session=db_session)
-                    results.append(count)
+                    results.append(inbox_service.store(db_session=db_session, raw_events=events))
             except Exception as exc:
                 results.append(exc)
         return results

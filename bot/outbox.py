@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -36,7 +36,8 @@ class OutboxStatus(StrEnum):
 
 
 # The rows still to send: the partial indexes' condition.
-UNFINISHED = text("status IN ('pending', 'sending')")
+UNFINISHED_STATUSES = "('pending', 'sending')"  # as literal SQL: see bot.inbox.claim_batch
+UNFINISHED = text(f"status IN {UNFINISHED_STATUSES}")
 
 
 class OutboxMessage(Base):
@@ -102,6 +103,14 @@ class Outgoing:
             ambiguous_attempt=row.ambiguous_attempt,
             attempts=row.attempts,
         )
+
+    @classmethod
+    def of_values(cls, row_id: int, values: dict[str, Any]) -> Outgoing:
+        """A row just inserted with these column values."""
+        return cls(id=row_id, **{name: values[name] for name in _OUTGOING_COLUMNS})
+
+
+_OUTGOING_COLUMNS = [f.name for f in fields(Outgoing) if f.name != "id"]
 
 
 class OutboxMessageRead(BaseModel):
@@ -179,22 +188,7 @@ def enqueue_answers(*, db_session: Session, answers: Sequence[Answer], lease_sec
     table = OutboxMessage.__table__
     statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
     ids = db_session.execute(statement, rows).scalars().all()
-    return [
-        Outgoing(
-            id=row_id,
-            kind=row["kind"],
-            to=row["to"],
-            recipients=None,
-            messages=row["messages"],
-            retry_key=row["retry_key"],
-            reply_token=row["reply_token"],
-            reply_deadline=row["reply_deadline"],
-            notification_disabled=False,
-            ambiguous_attempt=False,
-            attempts=1,
-        )
-        for row_id, row in zip(ids, rows, strict=True)
-    ]
+    return [Outgoing.of_values(row_id, row) for row_id, row in zip(ids, rows, strict=True)]
 
 
 def enqueue_push(

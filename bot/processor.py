@@ -31,7 +31,7 @@ from bot.db import Database
 from bot.delivery import Delivery
 from bot.dispatcher import CONVERSATIONAL, dispatch
 from bot.flow import Turn
-from bot.inbox import InboxEvent, InboxStatus
+from bot.inbox import Claim, InboxEvent, InboxStatus
 from bot.line_client import LineClient
 from bot.messages import menu_text, to_json
 from bot.outbox import Answer, Outgoing
@@ -52,8 +52,6 @@ HANDLER_THREADS = 2
 MIN_EVENTS_PER_TRANSACTION = 2
 # Events per transaction on SQLite, whose one write lock the webhook may be waiting for.
 SQLITE_EVENTS_PER_TRANSACTION = 8
-
-Claimed = tuple[int, str, str | None]  # inbox event id, event type, user id
 
 
 class InboxProcessor:
@@ -105,7 +103,7 @@ class InboxProcessor:
         claimed = await to_thread.run_sync(self._claim, limiter=self._limiter)
         if not claimed:
             return 0
-        follows = [user for _, kind, user in claimed if kind == "follow" and user]
+        follows = [c.user_id for c in claimed if c.event_type == "follow" and c.user_id]
         found = await asyncio.gather(*(self._client.get_profile(user) for user in follows))
         profiles = dict(zip(follows, found, strict=True))
         outgoing = await self._handle_all(claimed, profiles)
@@ -129,16 +127,15 @@ class InboxProcessor:
         known = [d for d in due if d is not None]
         return min([poll, *known]) if known else poll
 
-    def _claim(self) -> list[Claimed]:
+    def _claim(self) -> list[Claim]:
         with self._db.session() as db_session:
-            events = inbox_service.claim_batch(
+            return inbox_service.claim_batch(
                 db_session=db_session,
                 limit=self._settings.inbox_batch_size,
                 lease_seconds=self._settings.inbox_lease_seconds,
             )
-            return [(e.id, e.event_type, e.user_id) for e in events]
 
-    async def _handle_all(self, claimed: list[Claimed], profiles: dict[str, CitizenProfile | None]) -> list[Outgoing]:
+    async def _handle_all(self, claimed: list[Claim], profiles: dict[str, CitizenProfile | None]) -> list[Outgoing]:
         """A batch holds at most one event per chat, so on PostgreSQL its events are handled in
         parallel threads (their round trips overlap). SQLite has one writer, so there one thread
         takes them in turn, a few per transaction, stepping aside whenever the webhook waits for
@@ -158,8 +155,8 @@ class InboxProcessor:
         return [item for result, _ in results for item in result]
 
     def _handle_some(
-        self, claimed: list[Claimed], profiles: dict[str, CitizenProfile | None]
-    ) -> tuple[list[Outgoing], list[Claimed]]:
+        self, claimed: list[Claim], profiles: dict[str, CitizenProfile | None]
+    ) -> tuple[list[Outgoing], list[Claim]]:
         """One transaction for these events, one savepoint for each; answers the answers to send and
         the events left for another transaction (on SQLite the transaction ends early, after a
         few events, when the webhook is waiting for the write lock).
@@ -170,13 +167,12 @@ class InboxProcessor:
         bookkeeping statements are paid once per batch instead of once per event.
         """
         with self._db.session() as db_session:
-            events = inbox_service.lock_claimed(db_session=db_session, inbox_event_ids=[c[0] for c in claimed])
+            events = inbox_service.lock_claimed(db_session=db_session, inbox_event_ids=[c.id for c in claimed])
+            views = [e.event for e in events.values()]
             citizen_service.touch(
                 db_session=db_session,
                 line_user_ids=[
-                    e.event.user_id or ""
-                    for e in events.values()
-                    if e.event.is_one_to_one and not e.event.is_standby and e.event.type != "unfollow"
+                    v.user_id or "" for v in views if v.is_one_to_one and not v.is_standby and v.type != "unfollow"
                 ],
             )
             conversation_service.preload(
@@ -184,23 +180,23 @@ class InboxProcessor:
             )
             answers: list[Answer] = []
             done: list[int] = []
-            left: list[Claimed] = []
-            for handled, (event_id, _, user_id) in enumerate(claimed):
+            left: list[Claim] = []
+            for handled, claim in enumerate(claimed):
                 if handled >= MIN_EVENTS_PER_TRANSACTION and self._db.urgent_write_waiting:
                     left = claimed[handled:]
                     break
-                inbox_event = events.get(event_id)
+                inbox_event = events.get(claim.id)
                 if inbox_event is None:
                     continue
                 try:
                     with db_session.begin_nested():
-                        answer = self._handle(db_session, inbox_event, profiles.get(user_id or ""))
+                        answer = self._handle(db_session, inbox_event, profiles.get(claim.user_id or ""))
                 except Exception as exc:
                     error = "".join(traceback.format_exception_only(exc)).strip()
-                    log.error("inbox event %s failed: %s", event_id, error, exc_info=exc)
-                    self._fail(db_session, event_id, f"{error}\n{traceback.format_exc(limit=8)}")
+                    log.error("inbox event %s failed: %s", claim.id, error, exc_info=exc)
+                    self._fail(db_session, claim.id, f"{error}\n{traceback.format_exc(limit=8)}")
                     continue
-                done.append(event_id)
+                done.append(claim.id)
                 if answer is not None:
                     answers.append(answer)
             outgoing = outbox_service.enqueue_answers(
