@@ -5,6 +5,7 @@ PostgreSQL: each test gets its own database, cloned from a template migrated onc
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import shutil
@@ -177,6 +178,23 @@ def live_app(database_url: str, **overrides: Any) -> Iterator[LiveApp]:
         yield running
     finally:
         running.stop()
+
+
+@contextmanager
+def worker_process(settings: Settings) -> Iterator[None]:
+    """`madoguchi worker`'s loop in a thread with its own event loop (as a separate process would)."""
+    from bot.worker import run_worker
+
+    stop = asyncio.Event()
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=lambda: loop.run_until_complete(run_worker(settings, stop)), daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(timeout=15)
+        assert not thread.is_alive(), "the worker did not stop"
 
 
 def signed_headers(secret: str, body: bytes) -> dict[str, str]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import threading
 import uuid
 from datetime import timedelta
 
@@ -16,8 +14,7 @@ from bot.catalog import t
 from bot.inbox import InboxStatus
 from bot.line_client import LineClient
 from bot.outbox import OutboxMessage, OutboxStatus
-from bot.worker import run_worker
-from tests.support import LiveApp, inbox_statuses, live_app, post_webhook, settled, texts, wait_until
+from tests.support import LiveApp, inbox_statuses, live_app, post_webhook, settled, texts, wait_until, worker_process
 
 
 def new_user(app: LiveApp) -> str:
@@ -193,20 +190,13 @@ async def test_a_retried_push_with_the_same_retry_key_is_delivered_once(app: Liv
 
 
 def test_two_processes_share_the_inbox_and_answer_each_event_exactly_once(app: LiveApp) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.new_event_loop()
-    worker = threading.Thread(target=lambda: loop.run_until_complete(run_worker(app.settings, stop)), daemon=True)
-    worker.start()
-    try:
+    with worker_process(app.settings):
         users = [new_user(app) for _ in range(40)]
         words = ["こんにちは", "ありがとう", "ヘルプ"]
         for chunk in range(0, len(users), 10):
             events = [app.sandbox.make_event("text", u, text=w) for w in words for u in users[chunk : chunk + 10]]
             assert post_webhook(app, events).status_code == 200
         wait_until(lambda: settled(app) and inbox_statuses(app)["done"] == 120, timeout=60, what="all processed")
-    finally:
-        loop.call_soon_threadsafe(stop.set)
-        worker.join(timeout=15)
     expected = [t("welcome.greet"), t("welcome.thanks"), t("welcome.help")]
     for user in users:
         got = app.sandbox.deliveries(to=user)

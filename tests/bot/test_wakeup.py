@@ -4,36 +4,15 @@ quick answer can only come from the wake-up."""
 
 from __future__ import annotations
 
-import asyncio
-import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
 
 from bot.catalog import t
-from bot.settings import Settings
-from bot.worker import run_worker
-from tests.support import LiveApp, live_app, post_webhook, texts, wait_until
+from tests.support import LiveApp, live_app, post_webhook, texts, wait_until, worker_process
 
 LONG_POLL = 30.0
-
-
-@contextmanager
-def worker_process(settings: Settings) -> Iterator[None]:
-    """`madoguchi worker`'s loop in a thread with its own event loop (as a separate process would)."""
-    stop = asyncio.Event()
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=lambda: loop.run_until_complete(run_worker(settings, stop)), daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        loop.call_soon_threadsafe(stop.set)
-        thread.join(timeout=15)
-        assert not thread.is_alive()
 
 
 def answered_quickly(app: LiveApp) -> float:
