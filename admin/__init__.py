@@ -1,6 +1,7 @@
 """Staff web UI (/admin) and the staff JSON API (/api/v1).
 
-`register(app)` builds both from the section registry (admin.nav): every section's pages sit
+`register(app, capabilities)` builds both from the shell's screens and the capabilities'
+(admin.nav): every section's pages sit
 behind the session guard and its roles, every API route behind the token guard and the same roles.
 """
 
@@ -20,18 +21,22 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bot.capability import Capabilities
+
 ExceptionHandler = Callable[[Request, Any], Awaitable[Response]]
 
 
-def register(app: FastAPI) -> None:
-    """Mounts the admin UI at /admin, its static files at /admin/static and the API at /api/v1."""
+def register(app: FastAPI, capabilities: Capabilities) -> None:
+    """Mounts the admin UI at /admin, its static files at /admin/static and the API at /api/v1, with
+    the shell's screens and those the capabilities declare (built for this app alone)."""
     # Imported here, not at the top: `admin.models` (migrations, services) must not pull in the web layer.
     from admin import api, nav, routes
     from admin.auth import bearer_scheme, require_role, staff_guard
     from admin.config import AdminConfig
-    from admin.templating import STATIC_DIR
+    from admin.templating import STATIC_DIR, add_template_dir
 
-    nav.load_section_modules()
+    screens = [item for capability in capabilities if capability.admin is not None for item in capability.admin()]
+    app.state.nav = nav.build_nav(routes.SCREENS, screens)
     settings = app.state.settings
     app.state.admin_config = AdminConfig.from_settings(settings)
     secret_key = getattr(settings, "secret_key", "") or ""
@@ -47,7 +52,9 @@ def register(app: FastAPI) -> None:
     pages = APIRouter(dependencies=[Depends(staff_guard)])
     api_v1 = APIRouter(dependencies=[Depends(bearer_scheme), Depends(staff_guard)], responses=api.ERRORS)
     api_v1.include_router(api.router)
-    for section in nav.get_sections():
+    for section in app.state.nav.sections:
+        if section.templates is not None:
+            add_template_dir(section.templates)
         guard = [Depends(require_role(*section.roles))]
         if section.router is not None:
             pages.include_router(section.router, dependencies=guard)
@@ -182,3 +189,20 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+# --- what the platform asks of the staff UI (bot/capabilities.py loads this package by name) -------
+
+
+def ensure_demo_user(*, db_session: Any) -> tuple[str, str]:
+    """The demo staff login (name, password), created once and kept."""
+    from admin.users import ensure_demo_user as ensure
+
+    return ensure(db_session=db_session)
+
+
+def cli() -> Any:
+    """The `madoguchi admin` command group."""
+    from admin.cli import admin_group
+
+    return admin_group

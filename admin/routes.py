@@ -219,7 +219,8 @@ def wake_processor_after_response(request: Request) -> BackgroundTask:
 @dashboard_router.get("/")
 def show_dashboard(request: Request, actor: CurrentStaff, db_session: DbSession) -> HTMLResponse:
     panels = [
-        (panel, panel.load(db_session, actor) if panel.load else None) for panel in nav.get_dashboard_panels(actor)
+        (panel, panel.load(db_session, actor) if panel.load else None)
+        for panel in request.app.state.nav.dashboard_panels(actor)
     ]
     return render(request, "dashboard.html", {"panels": panels})
 
@@ -259,12 +260,6 @@ def _delivery_panel(db_session: Session, actor: Actor) -> dict[str, Any]:
         "failed": outbox_service.get_all_failed(db_session=db_session, limit=10),
         "can_see_dead": actor.role in (StaffRole.ADMIN, StaffRole.VIEWER),
     }
-
-
-nav.register_dashboard_panel("friends", "LINE友だち", template="panels/friends.html", load=_friends_panel, order=10)
-nav.register_dashboard_panel(
-    "delivery", "受信・送信の状況", template="panels/delivery.html", load=_delivery_panel, order=20
-)
 
 
 # --- citizens -------------------------------------------------------------------------------------
@@ -520,7 +515,12 @@ def revoke_api_token(actor: CurrentStaff, db_session: DbSession, api_token: Curr
     return redirect("/admin/settings/tokens", notice=f"APIトークン「{api_token.name}」を失効させました。")
 
 
-nav.register_section("dashboard", "ダッシュボード", "/", tuple(StaffRole), dashboard_router)
-nav.register_section("citizens", "利用者", "/citizens", tuple(StaffRole), citizens_router)
-nav.register_section("audit", "監査ログ", "/audit", (), audit_router)
-nav.register_section("settings", "設定", "/settings", (), settings_router)
+# The shell's own screens; the capabilities' come from their declarations (admin.register).
+SCREENS: tuple[nav.Section | nav.DashboardPanel, ...] = (
+    nav.Section("dashboard", "ダッシュボード", "/", nav.staff_roles(*StaffRole), dashboard_router, order=10),
+    nav.Section("citizens", "利用者", "/citizens", nav.staff_roles(*StaffRole), citizens_router, order=70),
+    nav.Section("audit", "監査ログ", "/audit", nav.staff_roles(), audit_router, order=80),
+    nav.Section("settings", "設定", "/settings", nav.staff_roles(), settings_router, order=90),
+    nav.DashboardPanel("friends", "LINE友だち", template="panels/friends.html", load=_friends_panel, order=10),
+    nav.DashboardPanel("delivery", "受信・送信の状況", template="panels/delivery.html", load=_delivery_panel, order=20),
+)

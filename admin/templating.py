@@ -1,8 +1,8 @@
 """Rendering admin pages: one Jinja2 environment, the layout's context, flash notices, JST times.
 
-Capabilities render with `render(request, "reservations/list.html", {...})` after adding their
-template folder once with `add_template_dir(Path(__file__).parent / "templates")`; their
-templates extend "base.html".
+Capabilities render with `render(request, "reservations/list.html", {...})`; their template folder
+is the `templates` of their admin Section (added when the app is built); their templates extend
+"base.html".
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from admin import audit, nav
+from admin import audit
 from admin.models import ROLE_LABELS, Actor, StaffRole
 from bot import clock
 
@@ -101,7 +101,7 @@ def render(
     values: dict[str, Any] = {
         "request": request,
         "actor": actor,
-        "nav_sections": nav.visible_sections(actor),
+        "nav_sections": request.app.state.nav.visible_sections(actor),
         "current_path": request.url.path,
         "csrf_token": actor.csrf_token if actor and actor.csrf_token else "",
         "flash": flash,

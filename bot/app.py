@@ -13,14 +13,16 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from sqlalchemy import update
 
-import admin
+from bot import capabilities as capability_list
 from bot import webhook
+from bot.capability import Capabilities
 from bot.db import Database
 from bot.inbox import InboxEvent, InboxStatus
 from bot.inbox_writer import InboxWriter
 from bot.line_client import LineClient
 from bot.outbox import OutboxMessage, OutboxStatus
 from bot.processor import InboxProcessor
+from bot.runtime import configure_process
 from bot.settings import Settings, get_settings
 from bot.warmup import freeze_heap
 
@@ -41,11 +43,17 @@ def release_leases(db: Database) -> None:
 
 
 def create_app(
-    settings: Settings | None = None, startup_hooks: Sequence[Callable[[FastAPI], Awaitable[None]]] = ()
+    settings: Settings | None = None,
+    startup_hooks: Sequence[Callable[[FastAPI], Awaitable[None]]] = (),
+    capabilities: Capabilities | None = None,
 ) -> FastAPI:
-    """The app; `startup_hooks` run as background tasks once the app has started."""
+    """The app; `startup_hooks` run as background tasks once the app has started. Its capabilities are
+    the list in bot/capabilities.py unless given."""
     settings = settings or get_settings()
+    capabilities = capabilities or capability_list.load()
+    configure_process(settings)
     db = Database(settings.database_url)
+    scheduler_module = capability_list.scheduler()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -56,21 +64,19 @@ def create_app(
         if settings.process_inbox_in_web:
             if db.dialect == "sqlite":
                 release_leases(db)
-            processor = InboxProcessor(db, settings, client)
+            processor = InboxProcessor(db, settings, client, capabilities)
             app.state.processor = processor
             task = asyncio.create_task(processor.run_forever(stop), name="inbox-processor")
         else:
             freeze_heap()  # the processor's warm-up does it when it runs here
         for hook in startup_hooks:
             asyncio.get_running_loop().create_task(hook(app))
-        # notifications: reminders and the nightly purge (jobs in the database; safe in every process).
-        from notifications import scheduler as notification_scheduler
-
-        app.state.scheduler = notification_scheduler.start(db, settings)
+        # The capabilities' jobs (reminders, purges; in the database, safe in every process).
+        app.state.scheduler = scheduler_module.start(db, settings, capabilities.jobs)
         try:
             yield
         finally:
-            notification_scheduler.stop(app.state.scheduler)
+            scheduler_module.stop(app.state.scheduler)
             stop.set()  # the processor wakes on it
             if task is not None:
                 with contextlib.suppress(asyncio.CancelledError):
@@ -89,16 +95,16 @@ def create_app(
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
+    app.state.capabilities = capabilities
     app.state.db = db
     # The webhook's own writer and thread budget: processing can never take what acknowledges LINE.
     app.state.inbox_writer = InboxWriter(db)
     app.state.processor = None
     app.state.sandbox = None
     app.include_router(webhook.router)
-    # reservations: the QR code images LINE shows (public; the token in the URL is the secret).
-    from handlers.reservations.media import router as reservation_media_router
-
-    app.include_router(reservation_media_router)
+    for capability in capabilities:
+        if capability.public is not None:
+            app.include_router(capability.public())
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> JSONResponse:
@@ -120,5 +126,5 @@ def create_app(
         app.state.sandbox = platform
         app.include_router(create_sandbox_router(platform))
 
-    admin.register(app)
+    capability_list.staff_ui().register(app, capabilities)
     return app

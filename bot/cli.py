@@ -15,10 +15,15 @@ from bot.settings import ConfigError, Settings, get_settings
 
 
 def _settings() -> Settings:
+    """The settings from the environment; the process is configured with them (catalog, NLU)."""
+    from bot.runtime import configure_process
+
     try:
-        return get_settings()
+        settings = get_settings()
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
+    configure_process(settings)
+    return settings
 
 
 def _logging(level: str) -> None:
@@ -28,6 +33,12 @@ def _logging(level: str) -> None:
 @click.group()
 def main() -> None:
     """madoguchi: the city's LINE front door."""
+    from bot.runtime import configure_process
+
+    # Every command runs with the environment's settings (catalog, NLU); a command that needs a
+    # setting that is wrong says so itself, in one line.
+    with contextlib.suppress(ConfigError):
+        configure_process(get_settings())
 
 
 @main.command()
@@ -217,26 +228,19 @@ def richmenu_deploy() -> None:
     click.echo(f"rich menu deployed: {asyncio.run(run())}")
 
 
-def _register_optional_groups() -> None:
-    from handlers.faq.cli import faq_group
+def _add_groups() -> None:
+    """`madoguchi nlu`, `madoguchi admin` and each capability's own group (bot/capabilities.py)."""
+    from bot import capabilities as capability_list
     from nlu.cli import nlu_group
 
     main.add_command(nlu_group, "nlu")
-    main.add_command(faq_group, "faq")
-
-    from handlers.gis.cli import gis_group
-
-    main.add_command(gis_group, "gis")
-
-    from admin.cli import admin_group
-
-    main.add_command(admin_group, "admin")
+    for capability in capability_list.load():
+        if capability.cli is not None:
+            main.add_command(capability.cli(), capability.name)
+    main.add_command(capability_list.staff_ui().cli(), "admin")
 
 
-try:
-    _register_optional_groups()
-except ImportError as exc:  # pragma: no cover - only while admin is being built
-    print(f"(admin commands unavailable: {exc})", file=sys.stderr)
+_add_groups()
 
 
 if __name__ == "__main__":

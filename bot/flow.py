@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from linebot.v3.messaging import Message
 from sqlalchemy.orm import Session
@@ -25,6 +25,9 @@ from bot.events import Event, Location, Postback
 from bot.settings import Settings
 from nlu import ParseResult
 from nlu import parse as nlu_parse
+
+if TYPE_CHECKING:
+    from bot.capability import Capabilities
 
 
 class _End(str):
@@ -44,6 +47,8 @@ class Turn:
     db_session: Session
     event: Event
     settings: Settings
+    # The app's capabilities (routing order, which intents are owned).
+    capabilities: Capabilities
     data: dict[str, Any] = field(default_factory=dict)
     replies: list[Message] = field(default_factory=list)
     flow_name: str | None = None

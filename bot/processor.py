@@ -25,6 +25,7 @@ from bot import citizens as citizen_service
 from bot import conversation as conversation_service
 from bot import inbox as inbox_service
 from bot import outbox as outbox_service
+from bot.capability import Capabilities
 from bot.catalog import t
 from bot.citizens import CitizenProfile
 from bot.db import Database
@@ -55,9 +56,17 @@ SQLITE_EVENTS_PER_TRANSACTION = 8
 
 
 class InboxProcessor:
-    def __init__(self, db: Database, settings: Settings, client: LineClient, delivery: Delivery | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        client: LineClient,
+        capabilities: Capabilities,
+        delivery: Delivery | None = None,
+    ) -> None:
         self._db = db
         self._settings = settings
+        self._capabilities = capabilities
         self._client = client
         self._limiter = CapacityLimiter(2)
         self._handlers = CapacityLimiter(HANDLER_THREADS)
@@ -70,7 +79,7 @@ class InboxProcessor:
 
     async def run_forever(self, stop: asyncio.Event) -> None:
         """Drains until `stop` is set; sleeps until woken, stopped or something falls due."""
-        await to_thread.run_sync(warm_up, self._db, limiter=self._limiter)
+        await to_thread.run_sync(warm_up, self._db, self._capabilities, limiter=self._limiter)
         stopping = asyncio.create_task(self._wake_when(stop))  # a stop must not wait for the next poll
         try:
             await self._drain_until(stop)
@@ -214,7 +223,13 @@ class InboxProcessor:
         if event.is_standby:
             # Another channel is active for this chat: record, never answer.
             return None
-        turn = Turn(db_session=db_session, event=event, settings=self._settings, profile=profile)
+        turn = Turn(
+            db_session=db_session,
+            event=event,
+            settings=self._settings,
+            capabilities=self._capabilities,
+            profile=profile,
+        )
         dispatch(turn)
         if not (turn.replies and event.chat_id):
             return None

@@ -11,20 +11,22 @@ from __future__ import annotations
 import gc
 import logging
 
+from bot.capability import Capabilities
 from bot.db import Database
 
 log = logging.getLogger(__name__)
 
 
-def warm_up(db: Database) -> None:
-    """Loads the NLU engine and the FAQ index (both cached for the process's life)."""
-    from handlers.faq import service as faq_service
+def warm_up(db: Database, capabilities: Capabilities) -> None:
+    """Loads the NLU engine and what each capability caches (e.g. the FAQ index) for the process's life."""
     from nlu import engine
 
     try:
         engine.parse("こんにちは")
-        with db.session() as db_session:
-            faq_service.get_index(db_session=db_session)
+        for capability in capabilities:
+            if capability.warmup is not None:
+                with db.session() as db_session:
+                    capability.warmup(db_session)
     except Exception:
         # A cold start is slower, not broken: the first event loads what is missing.
         log.exception("warm-up failed; continuing cold")

@@ -17,10 +17,12 @@ from collections.abc import Callable
 import psycopg
 from sqlalchemy.engine import make_url
 
+from bot import capabilities as capability_list
 from bot.db import Database
 from bot.inbox import WAKE_CHANNEL
 from bot.line_client import LineClient
 from bot.processor import InboxProcessor
+from bot.runtime import configure_process
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -61,15 +63,16 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # not the main thread
             loop.add_signal_handler(sig, stop.set)
+    capabilities = capability_list.load()
+    configure_process(settings)
     db = Database(settings.database_url)
     client = LineClient(settings)
-    # notifications: the scheduler runs here too (reminders, purge); its jobs are safe to run twice.
-    from notifications import scheduler as notification_scheduler
-
-    scheduler = notification_scheduler.start(db, settings)
+    # The scheduler runs here too (the capabilities' reminders, purges); its jobs are safe to run twice.
+    scheduler_module = capability_list.scheduler()
+    scheduler = scheduler_module.start(db, settings, capabilities.jobs)
     listener: asyncio.Task[None] | None = None
     try:
-        processor = InboxProcessor(db, settings, client)
+        processor = InboxProcessor(db, settings, client, capabilities)
         if db.dialect == "postgresql":
             listener = asyncio.create_task(listen_for_events(settings.database_url, processor.wake, stop))
         log.info("worker started (%s)", db.dialect)
@@ -79,7 +82,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
         if listener is not None:
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 await asyncio.wait_for(listener, timeout=5)
-        notification_scheduler.stop(scheduler)
+        scheduler_module.stop(scheduler)
         await client.close()
         db.dispose()
         log.info("worker stopped")

@@ -22,7 +22,7 @@ def _reference_time(value: str | None) -> datetime | None:
     except ValueError:
         raise click.BadParameter(f"not an ISO 8601 date-time: {value!r}", param_hint="--reference-time") from None
     if moment.tzinfo is None:
-        from bot.clock import TOKYO
+        from nlu.dates import TOKYO
 
         moment = moment.replace(tzinfo=TOKYO)
     return moment

@@ -46,11 +46,23 @@ class Found:
     end: int
 
 
+# What "now" is when a text comes without a reference time. The platform sets its one clock here
+# (bot.runtime.configure_process), so a test that travels moves the NLU's "today" too.
+def _wall_clock() -> datetime:
+    return datetime.now(TOKYO)
+
+
+_now: Callable[[], datetime] = _wall_clock
+
+
+def use_clock(now: Callable[[], datetime]) -> None:
+    global _now
+    _now = now
+
+
 def reference_date(reference_time: datetime | None) -> date:
     if reference_time is None:
-        from bot import clock
-
-        reference_time = clock.now()
+        reference_time = _now()
     if reference_time.tzinfo is None:
         reference_time = reference_time.replace(tzinfo=TOKYO)
     return reference_time.astimezone(TOKYO).date()

@@ -1,10 +1,12 @@
 """Which engine answers `parse`: the embedded engine (default) or Rasa (NLU_BACKEND=rasa with
-RASA_URL), which falls back to the embedded engine. One of each per process, built on first use.
+RASA_URL), which falls back to the embedded engine. One of each per process, built on first use
+from the configuration the app passes in (`configure`); nlu/ reads no settings of its own.
 """
 
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol
@@ -19,9 +21,29 @@ class Engine(Protocol):
     def parse(self, text: str, reference_time: datetime | None = None) -> ParseResult: ...
 
 
+@dataclass(frozen=True)
+class EngineConfig:
+    cache_dir: str = "var/nlu"
+    backend: str = "embedded"
+    rasa_url: str | None = None
+    rasa_timeout_seconds: float = 2.0
+
+
 _lock = threading.Lock()
+_config = EngineConfig()
 _embedded: EmbeddedEngine | None = None
 _engine: Engine | None = None
+
+
+def configure(config: EngineConfig) -> None:
+    """The app's NLU settings; engines built for another configuration are built again on next use."""
+    global _config, _engine, _embedded
+    with _lock:
+        if config == _config:
+            return
+        if config.cache_dir != _config.cache_dir:
+            _embedded = None
+        _config, _engine = config, None
 
 
 def get_embedded() -> EmbeddedEngine:
@@ -30,9 +52,7 @@ def get_embedded() -> EmbeddedEngine:
     if _embedded is None:
         with _lock:
             if _embedded is None:
-                from bot.settings import get_settings
-
-                _embedded = EmbeddedEngine(cache_dir=Path(get_settings().nlu_cache_dir))
+                _embedded = EmbeddedEngine(cache_dir=Path(_config.cache_dir))
     return _embedded
 
 
@@ -42,20 +62,17 @@ def get_engine() -> Engine:
         embedded = get_embedded()
         with _lock:
             if _engine is None:
-                from bot.settings import get_settings
-
-                settings = get_settings()
-                if settings.nlu_backend == "rasa" and settings.rasa_url:
+                if _config.backend == "rasa" and _config.rasa_url:
                     from nlu.rasa_backend import RasaEngine
 
-                    _engine = RasaEngine(settings.rasa_url, timeout=settings.rasa_timeout_seconds, fallback=embedded)
+                    _engine = RasaEngine(_config.rasa_url, timeout=_config.rasa_timeout_seconds, fallback=embedded)
                 else:
                     _engine = embedded
     return _engine
 
 
 def use_engine(engine: Engine | None, embedded: EmbeddedEngine | None = None) -> None:
-    """Replaces the process's engines (tests, the CLI); None: build from settings on next use."""
+    """Replaces the process's engines (tests, the CLI); None: build from the configuration on next use."""
     global _engine, _embedded
     with _lock:
         _engine = engine

@@ -4,21 +4,20 @@ job_store), run by every web process and every `madoguchi worker`.
 
 Jobs survive restarts (they live in the database) and a run missed while nothing was up happens
 at the next start (coalesced into one, within a grace time). Several processes sharing the store
-may each run a job: every job is written to be safe to run twice (reminders keep a unique marker
-per booking and kind, see notifications/reminders.py), so no job relies on APScheduler for "once".
+may each run a job: every job is written to be safe to run twice (a unique marker, a conditional
+UPDATE), so no job relies on APScheduler for "once".
 
-Jobs:
-- reservations:reminders  every REMINDER_SWEEP_SECONDS: pushes the reminders that fell due.
-- reservations:purge      nightly at 03:15 (Tokyo): purges form answers past their retention.
-- gis:garbage             every REMINDER_SWEEP_SECONDS: the opt-in garbage-day reminders (once a day each).
-- bot:retention           nightly at 03:30 (Tokyo): deletes processed webhook events and sent messages
-                          older than MESSAGE_LOG_RETENTION_DAYS (they hold what citizens typed).
+The jobs are the capabilities' own (`Capability.jobs`, e.g. reservations' reminders) plus the
+platform's housekeeping below. A job is a function without arguments; it finds this process's
+database and settings with `context()`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -29,17 +28,45 @@ from sqlalchemy.engine import make_url
 from bot import clock
 from bot import inbox as inbox_service
 from bot import outbox as outbox_service
+from bot.capability import Job
 from bot.db import Database
 from bot.settings import Settings
-from notifications import reminders
 
 log = logging.getLogger(__name__)
 
 JOB_TABLE = "apscheduler_jobs"
-REMINDER_JOB = "reservations:reminders"
-PURGE_JOB = "reservations:purge"
-GARBAGE_JOB = "gis:garbage"
-RETENTION_JOB = "bot:retention"
+
+
+@dataclass(frozen=True)
+class JobContext:
+    db: Database
+    settings: Settings
+
+
+_context: JobContext | None = None
+
+
+def context() -> JobContext:
+    """The database and settings this process's jobs use (set when its scheduler starts)."""
+    if _context is None:
+        raise RuntimeError("the scheduler was not started in this process")
+    return _context
+
+
+async def purge_message_log() -> tuple[int, int]:
+    current = context()
+    return await asyncio.to_thread(purge_message_log_now, current.db, current.settings)
+
+
+# The platform's own housekeeping, beside the capabilities' jobs.
+RETENTION_JOB = Job(
+    id="bot:retention",
+    func="notifications.scheduler:purge_message_log",
+    name="受信・送信記録の削除",
+    trigger="cron",
+    schedule=lambda settings: {"hour": 3, "minute": 30},
+)
+CORE_JOBS: tuple[Job, ...] = (RETENTION_JOB,)
 
 
 def job_store(db: Database) -> SQLAlchemyJobStore:
@@ -65,50 +92,12 @@ def create_scheduler(db: Database) -> AsyncIOScheduler:
     )
 
 
-def add_jobs(scheduler: AsyncIOScheduler, settings: Settings) -> None:
+def add_jobs(scheduler: AsyncIOScheduler, settings: Settings, jobs: Sequence[Job]) -> None:
     """(Re)declares the standing jobs; replace_existing keeps one row each however many processes start."""
-    scheduler.add_job(
-        "notifications.reminders:send_due_reminders",
-        "interval",
-        seconds=settings.reminder_sweep_seconds,
-        id=REMINDER_JOB,
-        name="予約のリマインダー",
-        replace_existing=True,
-    )
-    scheduler.add_job(
-        "notifications.reminders:purge_personal_data",
-        "cron",
-        hour=3,
-        minute=15,
-        id=PURGE_JOB,
-        name="個人情報の削除",
-        replace_existing=True,
-    )
-    scheduler.add_job(
-        "notifications.scheduler:send_garbage_reminders",
-        "interval",
-        seconds=settings.reminder_sweep_seconds,
-        id=GARBAGE_JOB,
-        name="ごみの日のお知らせ",
-        replace_existing=True,
-    )
-    scheduler.add_job(
-        "notifications.scheduler:purge_message_log",
-        "cron",
-        hour=3,
-        minute=30,
-        id=RETENTION_JOB,
-        name="受信・送信記録の削除",
-        replace_existing=True,
-    )
-
-
-async def send_garbage_reminders() -> int:
-    """The scheduled sweep for the garbage-day reminders (safe to run twice: one claim per citizen and day)."""
-    from notifications import garbage
-
-    context = reminders._require()
-    return await asyncio.to_thread(garbage.run_garbage_reminders, context.db)
+    for job in (*CORE_JOBS, *jobs):
+        scheduler.add_job(
+            job.func, job.trigger, id=job.id, name=job.name, replace_existing=True, **job.schedule(settings)
+        )
 
 
 def purge_message_log_now(db: Database, settings: Settings) -> tuple[int, int]:
@@ -121,19 +110,15 @@ def purge_message_log_now(db: Database, settings: Settings) -> tuple[int, int]:
     return events, messages
 
 
-async def purge_message_log() -> tuple[int, int]:
-    context = reminders._require()
-    return await asyncio.to_thread(purge_message_log_now, context.db, context.settings)
-
-
-def start(db: Database, settings: Settings) -> AsyncIOScheduler | None:
+def start(db: Database, settings: Settings, jobs: Sequence[Job] = ()) -> AsyncIOScheduler | None:
     """Starts this process's scheduler (inside a running event loop); None when SCHEDULER_ENABLED=false."""
-    reminders.configure(db, settings)
+    global _context
+    _context = JobContext(db, settings)
     if not settings.scheduler_enabled:
         return None
     scheduler = create_scheduler(db)
     scheduler.start()
-    add_jobs(scheduler, settings)
+    add_jobs(scheduler, settings, jobs)
     log.info("scheduler started (%s job store)", db.dialect)
     return scheduler
 

@@ -24,6 +24,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from bot.app import create_app
+from bot.capability import Capabilities
 from bot.db import Database
 from bot.migrate import upgrade
 from bot.settings import Settings, load_settings
@@ -156,8 +157,8 @@ class LiveApp:
         self.thread.join(timeout=15)
 
 
-def start_live_app(settings: Settings, port: int) -> LiveApp:
-    app = create_app(settings)
+def start_live_app(settings: Settings, port: int, capabilities: Capabilities | None = None) -> LiveApp:
+    app = create_app(settings, capabilities=capabilities)
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
@@ -171,9 +172,10 @@ def start_live_app(settings: Settings, port: int) -> LiveApp:
 
 
 @contextmanager
-def live_app(database_url: str, **overrides: Any) -> Iterator[LiveApp]:
+def live_app(database_url: str, capabilities: Capabilities | None = None, **overrides: Any) -> Iterator[LiveApp]:
+    """The product on a free port; with `capabilities`, only those (default: bot/capabilities.py's list)."""
     port = free_port()
-    running = start_live_app(test_settings(database_url, port, **overrides), port)
+    running = start_live_app(test_settings(database_url, port, **overrides), port, capabilities)
     try:
         yield running
     finally:

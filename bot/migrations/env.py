@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from alembic import context
 
+from bot.capabilities import load_models
 from bot.db import Base, make_engine
-from bot.models_registry import load_all
 
-load_all()
+load_models()
 target_metadata = Base.metadata
 
 

@@ -20,10 +20,9 @@ from handlers.faq.models import FAQ_ID_PATTERN, FaqEntry
 from nlu.faq import Decision, decide, suggestions
 from nlu.result import FaqResult
 
-# Questions for information whose capability may not be built yet: until its flow exists (it would
-# come before this one in the dispatcher), a confident FAQ answer is better than "準備中". Requests
-# to do something (book, sign up, cancel, subscribe) are never answered from the FAQ: its text
-# would describe a service the citizen cannot use here yet.
+# Questions for information: while no capability of this deployment owns the intent, a confident FAQ
+# answer is better than "準備中". Requests to do something (book, sign up, cancel, subscribe) are
+# never answered from the FAQ: its text would describe a service the citizen cannot use here yet.
 INFORMATION_INTENTS = frozenset({"shelter_search", "facility_search", "aed_search", "garbage_day", "class_info"})
 
 
@@ -54,7 +53,8 @@ def answerable_for_unbuilt_capability(turn: Turn) -> bool:
     if _question_text(turn) is None or turn.postback is not None:
         return False
     assert turn.nlu is not None
-    if turn.nlu.intent_name not in INFORMATION_INTENTS:
+    intent = turn.nlu.intent_name
+    if intent not in INFORMATION_INTENTS or intent in turn.capabilities.owned_intents:
         return False
     return decide(_faq_result(turn)) is Decision.ANSWER
 

@@ -1,7 +1,7 @@
 """The 地図情報 section of the staff admin: layers (counts, 出典, upload), the shelter status board
 for a disaster, and a map drawn here as SVG (no tile server: the city's closed network has none).
 
-Listed in admin.nav.SECTION_MODULES; importing it registers the section, its API and a dashboard panel.
+Its SCREENS (the section, its API and a dashboard panel) are declared in handlers/gis/capability.py.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 from admin import audit
 from admin.auth import CurrentStaff, DbSession, require_role
 from admin.models import Actor, StaffRole
-from admin.nav import register_dashboard_panel, register_section
-from admin.templating import add_template_dir, redirect, render
+from admin.nav import DashboardPanel, Section, staff_roles
+from admin.templating import redirect, render
 from handlers.gis import api as gis_api
 from handlers.gis import service as gis_service
 from handlers.gis.models import (
@@ -52,7 +52,6 @@ STATUS_COLOURS: dict[ShelterStatus, str] = {
 }
 
 router = APIRouter()
-add_template_dir(Path(__file__).parent / "templates")
 
 
 # --- layers ----------------------------------------------------------------------------------------
@@ -318,14 +317,17 @@ def _panel(db_session: Session, actor: Actor) -> dict[str, Any]:
     }
 
 
-register_section(
-    "gis",
-    "地図情報",
-    "/gis",
-    tuple(StaffRole),
-    router=router,
-    api_router=gis_api.router,
-    order=40,
-    description="避難所・公共施設・AEDなどの地図データと、災害時の避難所の開設状況を管理します。",
+SCREENS = (
+    Section(
+        "gis",
+        "地図情報",
+        "/gis",
+        staff_roles(*StaffRole),
+        router=router,
+        api_router=gis_api.router,
+        order=40,
+        description="避難所・公共施設・AEDなどの地図データと、災害時の避難所の開設状況を管理します。",
+        templates=Path(__file__).parent / "templates",
+    ),
+    DashboardPanel("gis_shelters", "避難所の開設状況", template="gis/panel.html", load=_panel, order=20),
 )
-register_dashboard_panel("gis_shelters", "避難所の開設状況", template="gis/panel.html", load=_panel, order=20)

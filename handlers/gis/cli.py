@@ -171,7 +171,7 @@ def import_garbage_command(file: Path) -> None:
 def remind_command() -> None:
     """Queue the garbage reminders due now (the evening before); safe to run every few minutes."""
     from bot import clock
-    from notifications.garbage import send_due_garbage_reminders
+    from handlers.gis.garbage_notify import send_due_garbage_reminders
 
     with _session() as db_session:
         sent = send_due_garbage_reminders(db_session=db_session, now=clock.now())

@@ -21,10 +21,11 @@ from sqlalchemy.orm import Session
 from admin import audit
 from admin.auth import CurrentStaff, DbSession, require_role
 from admin.models import Actor
-from admin.nav import register_dashboard_panel, register_section
-from admin.templating import add_template_dir, redirect, render
+from admin.nav import DashboardPanel, Section, staff_roles
+from admin.templating import redirect, render
 from bot import clock
 from handlers.reservations import api, calendar, forms
+from handlers.reservations import notify as reminders
 from handlers.reservations import service as reservation_service
 from handlers.reservations.models import (
     STATUS_LABELS,
@@ -44,7 +45,6 @@ from handlers.reservations.models import (
     SlotRuleCreate,
     SlotRuleUpdate,
 )
-from notifications import reminders
 
 HERE = FilePath(__file__).parent
 STATIC_DIR = HERE / "static"
@@ -56,7 +56,6 @@ RULE_FIELDS = ("office_id", "weekdays", "start_time", "end_time", "slot_minutes"
 NOT_TODAY = "この予約は本日のものではありません。予約日をご確認ください。"
 NOT_LINE = "（LINE以外の予約です。必要ならお電話ください）"
 
-add_template_dir(HERE / "templates")
 for code, label in {
     "reservation.create": "窓口予約を登録",
     "reservation.check_in": "来庁を受付",
@@ -702,20 +701,23 @@ def _todays_counts(db_session: Any, actor: Actor) -> dict[str, Any]:
     return {"rows": rows, "day": today}
 
 
-register_section(
-    "reservations",
-    "予約・受付",
-    "/reservations",
-    ("counter", "viewer"),
-    router=router,
-    api_router=api.router,
-    order=20,
-)
-register_dashboard_panel(
-    "todays_bookings",
-    "本日の予約（窓口別）",
-    roles=("counter", "viewer"),
-    template="reservations/panel.html",
-    load=_todays_counts,
-    order=30,
+SCREENS = (
+    Section(
+        "reservations",
+        "予約・受付",
+        "/reservations",
+        staff_roles("counter", "viewer"),
+        router=router,
+        api_router=api.router,
+        order=20,
+        templates=HERE / "templates",
+    ),
+    DashboardPanel(
+        "todays_bookings",
+        "本日の予約（窓口別）",
+        roles=staff_roles("counter", "viewer"),
+        template="reservations/panel.html",
+        load=_todays_counts,
+        order=30,
+    ),
 )

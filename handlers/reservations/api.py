@@ -19,6 +19,7 @@ from admin import audit
 from admin.auth import CurrentStaff, DbSession, require_role
 from admin.models import Actor
 from bot import clock
+from handlers.reservations import notify as reminders
 from handlers.reservations import service as reservation_service
 from handlers.reservations.models import (
     ProcedureRead,
@@ -29,7 +30,6 @@ from handlers.reservations.models import (
     ReservationWithAnswersRead,
     SlotRead,
 )
-from notifications import reminders
 
 MAX_ID = 2**31 - 1
 router = APIRouter(prefix="/reservations", tags=["reservations"])

@@ -15,6 +15,8 @@ from admin import audit, nav
 from admin.auth import CurrentStaff, require_role
 from admin.models import ApiToken, AuditEntry, AuditLogIsAppendOnly, StaffRole, StaffUser
 from bot import clock
+from bot.capabilities import load as load_capabilities
+from bot.capability import Capabilities, Capability
 from bot.inbox import InboxEvent, InboxStatus
 from tests.admin.conftest import PASSWORD, SignedIn, add_citizen, add_dead_letter, add_staff, new_token, sign_in
 from tests.support import LiveApp, live_app
@@ -203,25 +205,32 @@ def test_a_capability_adds_its_section_in_one_call(database_url: str) -> None:
     def api_list_reservations() -> list[int]:
         return [1, 2]
 
-    # A made-up capability, so the real sections stay as they are for the tests after this one.
-    nav.register_section("lost_found", "落とし物", "/lost-found", ("counter", "viewer"), router, api_router=api_router)
-    try:
-        with live_app(database_url) as running:
-            add_staff(running, "kimura", StaffRole.COUNTER)
-            add_staff(running, "kato", StaffRole.BROADCASTER)
-            counter = sign_in(running, "kimura")
-            page = counter.get("/admin/lost-found")
-            assert "today's bookings for kimura" in page.text
-            assert sign_in(running, "kato").get("/admin/lost-found").status_code == 403
-            nav_html = counter.get("/admin/").text
-            assert '<a href="/admin/lost-found">落とし物</a>' in nav_html  # no 準備中 badge any more
-            token = new_token(running, "kimura")
-            response = httpx.get(
-                f"{running.base_url}/api/v1/lost-found", headers={"Authorization": f"Bearer {token}"}
-            )
-            assert response.json() == [1, 2]
-            other = new_token(running, "kato")
-            denied = httpx.get(f"{running.base_url}/api/v1/lost-found", headers={"Authorization": f"Bearer {other}"})
-            assert denied.status_code == 403
-    finally:
-        nav._sections.pop("lost_found", None)
+    # A made-up capability, declared as every capability is, beside the real ones (for this app only).
+    lost_found = Capability(
+        name="lost_found",
+        admin=lambda: (
+            nav.Section(
+                "lost_found",
+                "落とし物",
+                "/lost-found",
+                nav.staff_roles("counter", "viewer"),
+                router,
+                api_router=api_router,
+            ),
+        ),
+    )
+    with live_app(database_url, capabilities=Capabilities((*load_capabilities(), lost_found))) as running:
+        add_staff(running, "kimura", StaffRole.COUNTER)
+        add_staff(running, "kato", StaffRole.BROADCASTER)
+        counter = sign_in(running, "kimura")
+        page = counter.get("/admin/lost-found")
+        assert "today's bookings for kimura" in page.text
+        assert sign_in(running, "kato").get("/admin/lost-found").status_code == 403
+        nav_html = counter.get("/admin/").text
+        assert '<a href="/admin/lost-found">落とし物</a>' in nav_html  # no 準備中 badge any more
+        token = new_token(running, "kimura")
+        response = httpx.get(f"{running.base_url}/api/v1/lost-found", headers={"Authorization": f"Bearer {token}"})
+        assert response.json() == [1, 2]
+        other = new_token(running, "kato")
+        denied = httpx.get(f"{running.base_url}/api/v1/lost-found", headers={"Authorization": f"Bearer {other}"})
+        assert denied.status_code == 403

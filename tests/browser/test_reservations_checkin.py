@@ -14,7 +14,6 @@ from admin.service import create_user
 from bot import clock
 from handlers.reservations import service as reservation_service
 from handlers.reservations.models import Reservation, ReservationCreate, ReservationStatus
-from tests.handlers.reservations.conftest import ensure_section_registered
 from tests.support import LiveApp
 
 pytestmark = pytest.mark.browser
@@ -22,11 +21,6 @@ pytestmark = pytest.mark.browser
 PASSWORD = "correct-horse-battery"
 TUESDAY = datetime(2026, 11, 24, 10, 0, tzinfo=clock.TOKYO)
 WEDNESDAY_MORNING = datetime(2026, 11, 25, 9, 55, tzinfo=clock.TOKYO)
-
-
-@pytest.fixture(autouse=True)
-def _reservations_section() -> None:
-    ensure_section_registered()
 
 
 def _book(app: LiveApp) -> tuple[int, str]:

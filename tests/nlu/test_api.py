@@ -3,13 +3,11 @@ the same shapes as the CLI out; no token, no answer."""
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from admin import nav
 from admin.models import Actor
 from admin.service import create_token_for, create_user
 from handlers.faq import service as faq_service
@@ -18,11 +16,10 @@ from tests.support import LiveApp, live_app
 
 @pytest.fixture
 def api_app(database_url: str) -> Iterator[LiveApp]:
-    """The app with the FAQ section's API mounted as admin/nav.py's SECTION_MODULES mounts it
-    (registering it is idempotent, and it stays registered: that is the product's state)."""
-    importlib.reload(importlib.import_module("handlers.faq.admin"))
-    assert next(s for s in nav.get_sections() if s.key == "faq").api_router is not None
+    """The app with the FAQ section's API, mounted as the FAQ capability declares it."""
     with live_app(database_url) as running:
+        faq = running.app.state.nav.section("faq")
+        assert faq is not None and faq.api_router is not None
         with running.db.session() as db_session:
             faq_service.seed(db_session=db_session)
         yield running

@@ -6,17 +6,14 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs
 
-import pytest
 from sqlalchemy import select
 
-from bot import dispatcher
+from bot.capabilities import load as load_capabilities
 from bot.catalog import t
-from handlers.faq import flow as faq_flow
 from handlers.faq import service as faq_service
 from handlers.faq.models import FaqEntryCreate, FaqEntryUpdate, FaqFeedback, UnansweredQuestion
-from handlers.welcome import flow as welcome_flow
 from tests.handlers.faq.conftest import new_citizen, quick_replies, say, tap
-from tests.support import LiveApp
+from tests.support import LiveApp, live_app
 
 
 def fields(action: dict[str, str]) -> dict[str, str]:
@@ -110,11 +107,15 @@ def test_the_menu_button_asks_for_the_question_then_answers_it(faq_app: LiveApp)
     assert "図書館" in answer["text"] and quick_replies(answer)[0]["label"] == t("faq.helpful_button")
 
 
-def test_a_capability_not_built_yet_is_answered_from_the_faq_when_it_can_be(
-    faq_app: LiveApp, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # As before the capabilities (GIS, classes, ...) existed: only the FAQ and the welcome desk.
-    monkeypatch.setattr(dispatcher, "FLOWS", (faq_flow.FLOW, welcome_flow.FLOW))
+def test_a_capability_not_built_yet_is_answered_from_the_faq_when_it_can_be(database_url: str) -> None:
+    # A deployment without the GIS, classes, ... capabilities: only the FAQ and the welcome desk.
+    with live_app(database_url, capabilities=load_capabilities(("handlers.faq", "handlers.welcome"))) as app:
+        with app.db.session() as db_session:
+            faq_service.seed(db_session=db_session)
+        _answers_information_from_the_faq(app)
+
+
+def _answers_information_from_the_faq(faq_app: LiveApp) -> None:
     user = new_citizen(faq_app)
     answer = say(faq_app, user, "市役所は何時まで開いていますか")  # facility_search
     with faq_app.db.session() as db_session:

@@ -14,8 +14,8 @@ from bot.clock import TOKYO
 from bot.db import Database
 from bot.outbox import OutboxMessage
 from handlers.gis import garbage
+from handlers.gis.garbage_notify import PURPOSE, due_garbage_reminders, send_due_garbage_reminders
 from handlers.gis.models import GarbageRule
-from notifications.garbage import PURPOSE, due_garbage_reminders, send_due_garbage_reminders
 
 SAMPLE = garbage.SAMPLE_FILE.read_text(encoding="utf-8")
 

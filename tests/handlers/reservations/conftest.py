@@ -3,7 +3,6 @@ a citizen who chats through the LINE sandbox."""
 
 from __future__ import annotations
 
-import importlib
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
@@ -18,21 +17,6 @@ from tests.support import LiveApp, post_webhook, wait_until
 
 # Tuesday 24 November 2026, 10:00 in Tokyo: Wednesday the 25th is bookable (cutoff Tuesday 17:00).
 TUESDAY = datetime(2026, 11, 24, 10, 0, tzinfo=clock.TOKYO)
-
-
-def ensure_section_registered() -> None:
-    """The admin's section registry is process-wide; a test elsewhere may have put a stand-in in
-    place of ours (tests/admin/test_pages.py does): register the real one again before the app is built."""
-    from admin import nav
-
-    section = next((s for s in nav.get_sections() if s.key == "reservations"), None)
-    if section is None or section.router is None or section.router.routes[0].path != "/reservations/static/{name}":
-        importlib.reload(importlib.import_module("handlers.reservations.admin"))
-
-
-@pytest.fixture(autouse=True)
-def _reservations_section() -> None:
-    ensure_section_registered()
 
 
 @pytest.fixture

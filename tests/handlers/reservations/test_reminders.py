@@ -16,6 +16,7 @@ from bot import clock
 from bot.db import Database
 from bot.outbox import OutboxMessage
 from handlers.reservations import cards
+from handlers.reservations import notify as reminders
 from handlers.reservations import service as reservation_service
 from handlers.reservations.models import (
     ReminderSent,
@@ -23,7 +24,7 @@ from handlers.reservations.models import (
     ReservationChannel,
     ReservationCreate,
 )
-from notifications import reminders, scheduler
+from notifications import scheduler
 from tests.handlers.reservations.conftest import new_citizen
 from tests.support import LiveApp, settled, texts, wait_until
 
@@ -163,44 +164,48 @@ def test_the_scheduler_keeps_its_jobs_across_a_restart_and_runs_a_missed_sweep_o
     reservation_id = book(app, user)
     clock.travel_to(at(24, 18, 10))
 
+    jobs = app.app.state.capabilities.jobs
+    expected = sorted(job.id for job in (*scheduler.CORE_JOBS, *jobs))
+    reminder_job = "reservations:reminders"
+
     async def first_process() -> list[str]:
         database = Database(app.settings.database_url)
         try:
-            running = scheduler.start(database, app.settings)
+            running = scheduler.start(database, app.settings, jobs)
             assert running is not None
             ids = sorted(job.id for job in running.get_jobs())
             # It ran once (say), then the process died before the next run.
             assert await reminders.send_due_reminders() == 1
-            running.modify_job(scheduler.REMINDER_JOB, next_run_time=datetime.now(clock.TOKYO) - timedelta(minutes=5))
+            running.modify_job(reminder_job, next_run_time=datetime.now(clock.TOKYO) - timedelta(minutes=5))
             scheduler.stop(running)
             return ids
         finally:
             database.dispose()
 
-    assert asyncio.run(first_process()) == sorted(
-        [scheduler.GARBAGE_JOB, scheduler.RETENTION_JOB, scheduler.PURGE_JOB, scheduler.REMINDER_JOB]
-    )
+    ids = asyncio.run(first_process())
+    # Every capability's standing jobs and the platform's own, reservation reminders among them.
+    assert ids == expected and reminder_job in ids and "bot:retention" in ids
 
-    async def restarted_process() -> int:
+    async def restarted_process() -> list[str]:
         database = Database(app.settings.database_url)
         try:
-            running = scheduler.start(database, app.settings)
+            running = scheduler.start(database, app.settings, jobs)
             assert running is not None
-            job = running.get_job(scheduler.REMINDER_JOB)
+            job = running.get_job(reminder_job)
             assert job is not None  # still there: the job store is the database
             # The missed run happens at start; then it is scheduled again, in the future.
             for _ in range(100):
                 await asyncio.sleep(0.05)
-                job = running.get_job(scheduler.REMINDER_JOB)
+                job = running.get_job(reminder_job)
                 if job is not None and job.next_run_time > datetime.now(clock.TOKYO):
                     break
             assert job is not None and job.next_run_time > datetime.now(clock.TOKYO)
             scheduler.stop(running)
-            return len(running.get_jobs())
+            return sorted(job.id for job in running.get_jobs())
         finally:
             database.dispose()
 
-    assert asyncio.run(restarted_process()) == 4  # reminders, purge, garbage reminders, message-log retention
+    assert asyncio.run(restarted_process()) == expected  # the same jobs, one row each
     assert [p.purpose for p in pushes(app, "reminder:")] == [f"reminder:day_before:{reservation_id}"]
     wait_until(lambda: settled(app), what="delivery")
     assert len(app.sandbox.deliveries(to=user)) == 1

@@ -1,4 +1,4 @@
-"""Reservation pushes: the reminder the day before and on the morning of the visit, and the note
+"""Reservation pushes (this capability's own): the reminder the day before and on the morning of the visit, and the note
 when staff cancel a booking.
 
 Sent once, really: a reminder is pushed only by the transaction that inserts its marker row
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
@@ -27,29 +26,9 @@ from bot.settings import Settings
 from handlers.reservations import cards
 from handlers.reservations import service as reservation_service
 from handlers.reservations.models import ReminderKind, Reservation
+from notifications import scheduler
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class _Context:
-    db: Database
-    settings: Settings
-
-
-_context: _Context | None = None
-
-
-def configure(db: Database, settings: Settings) -> None:
-    """The database and settings the scheduled jobs of this process use (set when the scheduler starts)."""
-    global _context
-    _context = _Context(db, settings)
-
-
-def _require() -> _Context:
-    if _context is None:
-        raise RuntimeError("notifications.reminders.configure() was not called in this process")
-    return _context
 
 
 def _queue_reminder(db_session: Session, settings: Settings, reservation: Reservation, kind: ReminderKind) -> bool:
@@ -101,18 +80,10 @@ def send_due(*, db: Database, settings: Settings) -> int:
     return sent
 
 
-async def reservation_reminder(*, reservation_id: int, kind: str) -> bool:
-    """A scheduled job: one booking's reminder (safe to run any number of times)."""
-    context = _require()
-    return await asyncio.to_thread(
-        send_reminder, db=context.db, settings=context.settings, reservation_id=reservation_id, kind=kind
-    )
-
-
 async def send_due_reminders() -> int:
     """The scheduled sweep (every REMINDER_SWEEP_SECONDS): whatever fell due since the last run,
     including everything missed while no process was running."""
-    context = _require()
+    context = scheduler.context()
     return await asyncio.to_thread(send_due, db=context.db, settings=context.settings)
 
 
@@ -126,7 +97,7 @@ def purge(*, db: Database, settings: Settings) -> int:
 
 async def purge_personal_data() -> int:
     """The nightly job: form answers go PERSONAL_DATA_RETENTION_DAYS after the visit."""
-    context = _require()
+    context = scheduler.context()
     return await asyncio.to_thread(purge, db=context.db, settings=context.settings)
 
 

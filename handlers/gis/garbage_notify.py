@@ -6,10 +6,8 @@ conditional UPDATE before the push is queued in the same transaction, so a secon
 process) finds nothing to do. Blocked citizens are skipped (and not marked, so a returning friend
 is reminded again).
 
-Wiring: call `send_due_garbage_reminders(db_session=..., now=clock.now())` every few minutes. With
-the reservations scheduler (notifications/scheduler.py) register `run_garbage_reminders` as an
-interval job; without it, `garbage_reminder_loop(database)` is a small asyncio task to start beside
-the outbox sender, and `madoguchi gis remind` does one sweep (for cron).
+Wiring: the scheduler runs `send_garbage_reminders` (a job of this capability); `madoguchi gis
+remind` does one sweep by hand (for cron).
 """
 
 from __future__ import annotations
@@ -28,6 +26,7 @@ from bot.db import Database
 from bot.messages import postback_item, text, to_json
 from handlers.gis import garbage as garbage_service
 from handlers.gis.garbage import DueReminder
+from notifications import scheduler
 
 log = logging.getLogger(__name__)
 
@@ -78,11 +77,6 @@ def run_garbage_reminders(database: Database, now: datetime | None = None) -> in
         return send_due_garbage_reminders(db_session=db_session, now=now or clock.now())
 
 
-async def garbage_reminder_loop(database: Database, *, interval_seconds: float = 60.0) -> None:
-    """Sweeps forever (cancel the task to stop); a failed sweep is logged and retried next time."""
-    while True:
-        try:
-            await asyncio.to_thread(run_garbage_reminders, database)
-        except Exception:
-            log.exception("garbage reminder sweep failed")
-        await asyncio.sleep(interval_seconds)
+async def send_garbage_reminders() -> int:
+    """The scheduled sweep (every REMINDER_SWEEP_SECONDS); safe to run twice: one claim per citizen and day."""
+    return await asyncio.to_thread(run_garbage_reminders, scheduler.context().db)

@@ -1,0 +1,113 @@
+"""How a capability plugs in: one `Capability` declaration per package (handlers/<cap>/capability.py).
+
+A capability declares, once, everything the platform needs from it: its conversation (and where it
+sits in the routing order: the order of the list in bot/capabilities.py), the event kinds it answers,
+the intents it owns, its tables, its staff screens, its public routes, its CLI group, its scheduled
+jobs, its demo data and its warm-up. The app, the worker, the CLI, the admin and the dispatcher learn
+capabilities from `Capabilities` only, built from that one list.
+
+What lives behind the web or the command line (admin screens, routers, click groups) is declared as
+a loader, so a worker or a CLI command does not import web code it does not use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Literal
+
+from sqlalchemy.orm import Session
+
+from bot.flow import Flow, Step
+from bot.settings import Settings
+
+if TYPE_CHECKING:
+    import click
+    from fastapi import APIRouter
+
+
+@dataclass(frozen=True)
+class Job:
+    """A scheduled job: `func` ("module:function", no arguments) runs on `trigger` with `schedule(settings)`.
+
+    Every process with a scheduler runs the standing jobs, so a job must be safe to run twice (a
+    unique marker, a conditional UPDATE): nothing relies on the scheduler for "once".
+    """
+
+    id: str
+    func: str
+    name: str
+    trigger: Literal["interval", "cron"]
+    schedule: Callable[[Settings], Mapping[str, Any]]
+
+
+@dataclass(frozen=True)
+class Capability:
+    name: str
+    # The conversation; its entry points are tried in the order of the capability list.
+    flow: Flow | None = None
+    # Event kinds that are not part of a conversation ("follow", "message.sticker", ...).
+    events: Mapping[str, Step] = field(default_factory=dict)
+    # What answers when nothing else does (one capability, the welcome desk, declares it).
+    fallback: Step | None = None
+    # The NLU intents this capability answers: no other capability's stand-in answers them.
+    intents: frozenset[str] = frozenset()
+    # Modules that define its tables (imported for migrations and the drift test).
+    models: Sequence[str] = ()
+    # Its admin sections and dashboard panels (admin.nav.Section / DashboardPanel), built per app.
+    admin: Callable[[], Sequence[Any]] | None = None
+    # Routes outside /admin and /api/v1 (e.g. the QR images LINE loads).
+    public: Callable[[], APIRouter] | None = None
+    # Its `madoguchi <name>` command group.
+    cli: Callable[[], click.Command] | None = None
+    jobs: Sequence[Job] = ()
+    # Demo data (`madoguchi demo`): idempotent, keeps staff edits; runs in its own transaction.
+    seed: Callable[[Session], None] | None = None
+    # Loads what the first citizen's message would load (caches), before the heap is frozen.
+    warmup: Callable[[Session], None] | None = None
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """The capabilities of one app, in routing order."""
+
+    items: tuple[Capability, ...]
+
+    def __iter__(self) -> Iterator[Capability]:
+        return iter(self.items)
+
+    @cached_property
+    def flows(self) -> tuple[Flow, ...]:
+        return tuple(c.flow for c in self.items if c.flow is not None)
+
+    @cached_property
+    def flows_by_name(self) -> dict[str, Flow]:
+        return {flow.name: flow for flow in self.flows}
+
+    @cached_property
+    def event_routes(self) -> dict[str, Step]:
+        routes: dict[str, Step] = {}
+        for capability in self.items:
+            for kind, step in capability.events.items():
+                routes.setdefault(kind, step)
+        return routes
+
+    @cached_property
+    def fallback(self) -> Step | None:
+        return next((c.fallback for c in self.items if c.fallback is not None), None)
+
+    @cached_property
+    def owned_intents(self) -> frozenset[str]:
+        return frozenset().union(*(c.intents for c in self.items))
+
+    @cached_property
+    def jobs(self) -> tuple[Job, ...]:
+        return tuple(job for c in self.items for job in c.jobs)
+
+    @cached_property
+    def model_modules(self) -> tuple[str, ...]:
+        return tuple(module for c in self.items for module in c.models)
+
+    def named(self, name: str) -> Capability | None:
+        return next((c for c in self.items if c.name == name), None)

@@ -1,0 +1,58 @@
+"""書かない窓口: counter reservations with a QR code, reminders, and staff check-in."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import APIRouter
+from sqlalchemy.orm import Session
+
+from bot.capability import Capability, Job
+from handlers.reservations import flow
+from handlers.reservations import service as reservation_service
+
+
+def _admin() -> Sequence[Any]:
+    from handlers.reservations.admin import SCREENS
+
+    return SCREENS
+
+
+def _public() -> APIRouter:
+    # The QR code images LINE shows (public; the token in the URL is the secret).
+    from handlers.reservations.media import router
+
+    return router
+
+
+def _seed(db_session: Session) -> None:
+    # Counter offices, procedures and slot rules (sample data): what is missing is added.
+    reservation_service.seed(db_session=db_session)
+
+
+CAPABILITY = Capability(
+    name="reservations",
+    flow=flow.FLOW,
+    intents=frozenset({"reservation_make", "reservation_check", "reservation_cancel"}),
+    models=("handlers.reservations.models",),
+    admin=_admin,
+    public=_public,
+    jobs=(
+        Job(
+            id="reservations:reminders",
+            func="handlers.reservations.notify:send_due_reminders",
+            name="予約のリマインダー",
+            trigger="interval",
+            schedule=lambda settings: {"seconds": settings.reminder_sweep_seconds},
+        ),
+        Job(
+            id="reservations:purge",
+            func="handlers.reservations.notify:purge_personal_data",
+            name="個人情報の削除",
+            trigger="cron",
+            schedule=lambda settings: {"hour": 3, "minute": 15},
+        ),
+    ),
+    seed=_seed,
+)
