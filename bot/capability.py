@@ -45,8 +45,8 @@ class Job:
 @dataclass(frozen=True)
 class Capability:
     name: str
-    # The conversation; its entry points are tried in the order of the capability list.
-    flow: Flow | None = None
+    # Its conversations; their entry points are tried in the order of the capability list, then of this.
+    flows: Sequence[Flow] = ()
     # Event kinds that are not part of a conversation ("follow", "message.sticker", ...).
     events: Mapping[str, Step] = field(default_factory=dict)
     # What answers when nothing else does (one capability, the welcome desk, declares it).
@@ -79,7 +79,7 @@ class Capabilities:
 
     @cached_property
     def flows(self) -> tuple[Flow, ...]:
-        return tuple(c.flow for c in self.items if c.flow is not None)
+        return tuple(flow for c in self.items for flow in c.flows)
 
     @cached_property
     def flows_by_name(self) -> dict[str, Flow]:

@@ -36,7 +36,7 @@ def _warmup(db_session: Session) -> None:
 
 CAPABILITY = Capability(
     name="faq",
-    flow=flow.FLOW,
+    flows=(flow.FLOW,),
     intents=frozenset({"faq", "out_of_scope"}),
     models=("handlers.faq.models",),
     admin=_admin,

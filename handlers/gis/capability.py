@@ -33,7 +33,7 @@ def _seed(db_session: Session) -> None:
 
 CAPABILITY = Capability(
     name="gis",
-    flow=flow.FLOW,
+    flows=(flow.FLOW,),
     intents=frozenset({"shelter_search", "facility_search", "aed_search", "garbage_day"}),
     models=("handlers.gis.models",),
     admin=_admin,

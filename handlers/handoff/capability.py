@@ -7,7 +7,7 @@ from handlers.handoff import flow
 
 CAPABILITY = Capability(
     name="handoff",
-    flow=flow.FLOW,
+    flows=(flow.FLOW,),
     intents=frozenset({"handoff"}),
     models=("handlers.handoff.models",),
 )

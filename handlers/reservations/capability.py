@@ -33,7 +33,7 @@ def _seed(db_session: Session) -> None:
 
 CAPABILITY = Capability(
     name="reservations",
-    flow=flow.FLOW,
+    flows=(flow.FLOW,),
     intents=frozenset({"reservation_make", "reservation_check", "reservation_cancel"}),
     models=("handlers.reservations.models",),
     admin=_admin,

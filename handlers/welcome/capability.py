@@ -8,7 +8,7 @@ from handlers.welcome import flow
 
 CAPABILITY = Capability(
     name="welcome",
-    flow=flow.FLOW,
+    flows=(flow.FLOW,),
     events={
         "follow": flow.follow,
         "unfollow": flow.unfollow,
