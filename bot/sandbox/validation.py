@@ -71,8 +71,9 @@ class Problems:
         return f"The request body has {len(self.details)} error(s)"
 
     # --- small reusable checks -------------------------------------------------------------------
-    def required_str(self, obj: dict[str, Any], key: str, path: str, *, max_len: int | None = None,
-                     min_len: int = 1) -> str | None:
+    def required_str(
+        self, obj: dict[str, Any], key: str, path: str, *, max_len: int | None = None, min_len: int = 1
+    ) -> str | None:
         value = obj.get(key)
         prop = f"{path}.{key}"
         if value is None:
@@ -80,8 +81,9 @@ class Problems:
             return None
         return self.check_str(value, prop, max_len=max_len, min_len=min_len)
 
-    def optional_str(self, obj: dict[str, Any], key: str, path: str, *, max_len: int | None = None,
-                     min_len: int = 0) -> str | None:
+    def optional_str(
+        self, obj: dict[str, Any], key: str, path: str, *, max_len: int | None = None, min_len: int = 0
+    ) -> str | None:
         if obj.get(key) is None:
             return None
         return self.check_str(obj[key], f"{path}.{key}", max_len=max_len, min_len=min_len)
@@ -106,8 +108,16 @@ class Problems:
         elif not low <= value <= high:
             self.add(prop, f"must be between {low} and {high}")
 
-    def url(self, obj: dict[str, Any], key: str, path: str, *, required: bool = True, image: bool = False,
-            max_len: int = MAX_URL) -> None:
+    def url(
+        self,
+        obj: dict[str, Any],
+        key: str,
+        path: str,
+        *,
+        required: bool = True,
+        image: bool = False,
+        max_len: int = MAX_URL,
+    ) -> None:
         value = obj.get(key)
         prop = f"{path}.{key}"
         if value is None:
@@ -220,8 +230,9 @@ def _check_template(message: dict[str, Any], problems: Problems, path: str) -> N
         return
     checker = _TEMPLATE_CHECKERS.get(template.get("type"))  # type: ignore[arg-type]
     if checker is None:
-        problems.add(f"{path}.template.type", "Must be one of the following values: [buttons, confirm, carousel, "
-                     "image_carousel]")
+        problems.add(
+            f"{path}.template.type", "Must be one of the following values: [buttons, confirm, carousel, image_carousel]"
+        )
         return
     checker(template, problems, f"{path}.template")
 
@@ -253,8 +264,14 @@ def check_quick_reply(quick_reply: Any, problems: Problems, path: str) -> None:
             problems.add(f"{item_path}.type", "Must be one of the following values: [action]")
             continue
         problems.url(item, "imageUrl", item_path, required=False, max_len=MAX_URI_ACTION)
-        check_action(item.get("action"), problems, f"{item_path}.action", allowed=QUICK_REPLY_ACTIONS,
-                     label_max=MAX_QUICK_REPLY_LABEL, label_required=True)
+        check_action(
+            item.get("action"),
+            problems,
+            f"{item_path}.action",
+            allowed=QUICK_REPLY_ACTIONS,
+            label_max=MAX_QUICK_REPLY_LABEL,
+            label_required=True,
+        )
 
 
 def check_sender(sender: Any, problems: Problems, path: str) -> None:
@@ -271,8 +288,7 @@ def _check_template_actions(actions: Any, problems: Problems, path: str, *, low:
         problems.add(path, f"Size must be between {low} and {high}")
         return
     for index, action in enumerate(actions):
-        check_action(action, problems, f"{path}[{index}]", allowed=TEMPLATE_ACTIONS, label_max=20,
-                     label_required=True)
+        check_action(action, problems, f"{path}[{index}]", allowed=TEMPLATE_ACTIONS, label_max=20, label_required=True)
 
 
 def _check_buttons_template(template: dict[str, Any], problems: Problems, path: str) -> None:
@@ -314,8 +330,14 @@ def _check_image_carousel_template(template: dict[str, Any], problems: Problems,
             problems.add(column_path, "must be an object")
             continue
         problems.url(column, "imageUrl", column_path, image=True)
-        check_action(column.get("action"), problems, f"{column_path}.action", allowed=TEMPLATE_ACTIONS,
-                     label_max=12, label_required=False)
+        check_action(
+            column.get("action"),
+            problems,
+            f"{column_path}.action",
+            allowed=TEMPLATE_ACTIONS,
+            label_max=12,
+            label_required=False,
+        )
 
 
 _TEMPLATE_CHECKERS: dict[str, Callable[[dict[str, Any], Problems, str], None]] = {
@@ -366,8 +388,9 @@ def _check_bubble(bubble: dict[str, Any], problems: Problems, path: str) -> None
             continue
         check_flex_component(component, problems, f"{path}.{block}")
     if bubble.get("action") is not None:
-        check_action(bubble["action"], problems, f"{path}.action", allowed=FLEX_ACTIONS, label_max=None,
-                     label_required=False)
+        check_action(
+            bubble["action"], problems, f"{path}.action", allowed=FLEX_ACTIONS, label_max=None, label_required=False
+        )
 
 
 def check_flex_component(component: Any, problems: Problems, path: str) -> None:
@@ -382,8 +405,9 @@ def check_flex_component(component: Any, problems: Problems, path: str) -> None:
     if checker is not None:
         checker(component, problems, path)
     if kind != "button" and component.get("action") is not None:
-        check_action(component["action"], problems, f"{path}.action", allowed=FLEX_ACTIONS, label_max=None,
-                     label_required=False)
+        check_action(
+            component["action"], problems, f"{path}.action", allowed=FLEX_ACTIONS, label_max=None, label_required=False
+        )
 
 
 def _check_flex_box(box: dict[str, Any], problems: Problems, path: str) -> None:
@@ -418,8 +442,9 @@ def _check_flex_video(video: dict[str, Any], problems: Problems, path: str) -> N
 
 
 def _check_flex_button(button: dict[str, Any], problems: Problems, path: str) -> None:
-    check_action(button.get("action"), problems, f"{path}.action", allowed=FLEX_ACTIONS, label_max=40,
-                 label_required=True)
+    check_action(
+        button.get("action"), problems, f"{path}.action", allowed=FLEX_ACTIONS, label_max=40, label_required=True
+    )
 
 
 def _check_flex_span(span: dict[str, Any], problems: Problems, path: str) -> None:
@@ -438,8 +463,9 @@ _FLEX_CHECKERS: dict[str, Callable[[dict[str, Any], Problems, str], None]] = {
 
 
 # --- actions -----------------------------------------------------------------------------------------
-def check_action(action: Any, problems: Problems, path: str, *, allowed: tuple[str, ...], label_max: int | None,
-                 label_required: bool) -> None:
+def check_action(
+    action: Any, problems: Problems, path: str, *, allowed: tuple[str, ...], label_max: int | None, label_required: bool
+) -> None:
     if not isinstance(action, dict):
         problems.add(path, "must be specified")
         return
@@ -489,8 +515,9 @@ def _check_datetimepicker_action(action: dict[str, Any], problems: Problems, pat
     if mode not in _DATETIME_FORMATS:
         problems.add(f"{path}.mode", "Must be one of the following values: [date, time, datetime]")
         return
-    values = {key: _parse_picker_value(action.get(key), mode, problems, f"{path}.{key}")
-              for key in ("initial", "min", "max")}
+    values = {
+        key: _parse_picker_value(action.get(key), mode, problems, f"{path}.{key}") for key in ("initial", "min", "max")
+    }
     low, high, initial = values["min"], values["max"], values["initial"]
     if low is not None and high is not None and low > high:
         problems.add(f"{path}.min", "min must not be after max")
@@ -573,11 +600,12 @@ def _check_rich_menu_area(area: Any, problems: Problems, path: str, width: int, 
         x, y, w, h = (int(bounds[k]) for k in keys)
         if min(x, y) < 0 or w <= 0 or h <= 0 or x + w > width or y + h > height:
             problems.add(f"{path}.bounds", "must lie inside the rich menu size")
-    check_action(area.get("action"), problems, f"{path}.action", allowed=RICH_MENU_ACTIONS, label_max=20,
-                 label_required=False)
+    check_action(
+        area.get("action"), problems, f"{path}.action", allowed=RICH_MENU_ACTIONS, label_max=20, label_required=False
+    )
 
 
 def _strip_prefix(problems: Problems, prefix: str) -> None:
     for detail in problems.details:
         if detail["property"].startswith(prefix):
-            detail["property"] = detail["property"][len(prefix):]
+            detail["property"] = detail["property"][len(prefix) :]

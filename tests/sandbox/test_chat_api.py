@@ -53,11 +53,15 @@ class Chat:
     def post(self, path: str, body: Any) -> httpx.Response:
         return self.http.post(self.base_url + path, json=body)
 
-    def line(self, path: str, body: bytes | dict[str, Any] = b"", content_type: str = "application/json"
-             ) -> httpx.Response:
+    def line(
+        self, path: str, body: bytes | dict[str, Any] = b"", content_type: str = "application/json"
+    ) -> httpx.Response:
         content = body if isinstance(body, bytes) else json.dumps(body).encode()
-        return self.http.post(f"{self.base_url}/sandbox/line{path}", content=content,
-                              headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": content_type})
+        return self.http.post(
+            f"{self.base_url}/sandbox/line{path}",
+            content=content,
+            headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": content_type},
+        )
 
     def citizen(self, name: str = "瀬戸内 花子", *, follow: bool = True) -> str:
         user_id = self.post("/sandbox/api/citizens", {"displayName": name}).json()["userId"]
@@ -96,8 +100,10 @@ def dummy_bot_app(platform: SandboxPlatform, bot: DummyBot) -> FastAPI:
                 return Response("boom", status_code=500)
             if reply is not None and "replyToken" in event:
                 answered = await http.post(
-                    f"{bot.api_url}/v2/bot/message/reply", headers={"Authorization": f"Bearer {TOKEN}"},
-                    json={"replyToken": event["replyToken"], "messages": [{"type": "text", "text": reply}]})
+                    f"{bot.api_url}/v2/bot/message/reply",
+                    headers={"Authorization": f"Bearer {TOKEN}"},
+                    json={"replyToken": event["replyToken"], "messages": [{"type": "text", "text": reply}]},
+                )
                 assert answered.status_code == 200, answered.text
         return Response("OK")
 
@@ -198,8 +204,15 @@ def test_timeline_after_returns_only_newer_items_and_only_this_citizens(chat: Ch
 
 def test_postback_with_display_text_and_params(chat: Chat) -> None:
     user = chat.citizen()
-    chat.event(user, {"kind": "postback", "data": "action=reserve&step=date", "displayText": "日付を選ぶ",
-                      "params": {"date": "2025-06-18"}})
+    chat.event(
+        user,
+        {
+            "kind": "postback",
+            "data": "action=reserve&step=date",
+            "displayText": "日付を選ぶ",
+            "params": {"date": "2025-06-18"},
+        },
+    )
     event = chat.bot.events[-1]
     assert event["type"] == "postback"
     assert event["postback"] == {"data": "action=reserve&step=date", "params": {"date": "2025-06-18"}}
@@ -214,11 +227,17 @@ def test_location_sticker_and_image_events(chat: Chat) -> None:
     chat.event(user, {"kind": "image"})
     location, sticker, image = (e["message"] for e in chat.bot.events[-3:])
     assert (location["type"], location["title"], location["latitude"], location["longitude"]) == (
-        "location", "牛窓支所", 34.6185, 134.1579)
+        "location",
+        "牛窓支所",
+        34.6185,
+        134.1579,
+    )
     assert sticker["type"] == "sticker" and sticker["packageId"] and sticker["stickerResourceType"] == "STATIC"
     assert image["contentProvider"] == {"type": "line"}
-    content = chat.http.get(f"{chat.base_url}/sandbox/line/v2/bot/message/{image['id']}/content",
-                            headers={"Authorization": f"Bearer {TOKEN}"})
+    content = chat.http.get(
+        f"{chat.base_url}/sandbox/line/v2/bot/message/{image['id']}/content",
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    )
     assert content.status_code == 200 and content.content.startswith(b"\x89PNG")
     assert chat.event(user, {"kind": "location", "latitude": 123, "longitude": 0}).status_code == 400
 
@@ -282,9 +301,18 @@ def _menu_image(width: int, height: int) -> bytes:
 
 
 def _create_menu(chat: Chat, name: str, bar: str) -> str:
-    body = {"size": {"width": 2500, "height": 843}, "selected": False, "name": name, "chatBarText": bar,
-            "areas": [{"bounds": {"x": 0, "y": 0, "width": 2500, "height": 843},
-                       "action": {"type": "message", "label": "質問", "text": "よくある質問"}}]}
+    body = {
+        "size": {"width": 2500, "height": 843},
+        "selected": False,
+        "name": name,
+        "chatBarText": bar,
+        "areas": [
+            {
+                "bounds": {"x": 0, "y": 0, "width": 2500, "height": 843},
+                "action": {"type": "message", "label": "質問", "text": "よくある質問"},
+            }
+        ],
+    }
     menu_id = chat.line("/v2/bot/richmenu", body).json()["richMenuId"]
     assert chat.line(f"/v2/bot/richmenu/{menu_id}/content", _menu_image(2500, 843), "image/png").status_code == 200
     return menu_id
@@ -307,8 +335,9 @@ def test_the_default_rich_menu_and_a_users_own_menu_are_served_to_the_page(chat:
     assert chat.line(f"/v2/bot/user/{user}/richmenu/{own_id}").status_code == 200
     assert chat.get(f"/sandbox/api/richmenu?userId={user}").json()["richMenu"]["chatBarText"] == "わたしの"
     assert chat.timeline(user)["richMenuId"] == own_id
-    chat.http.delete(f"{chat.base_url}/sandbox/line/v2/bot/richmenu/{default_id}",
-                     headers={"Authorization": f"Bearer {TOKEN}"})
+    chat.http.delete(
+        f"{chat.base_url}/sandbox/line/v2/bot/richmenu/{default_id}", headers={"Authorization": f"Bearer {TOKEN}"}
+    )
     assert chat.get("/sandbox/api/richmenu").json()["richMenu"] is None
 
 

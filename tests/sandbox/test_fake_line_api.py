@@ -99,8 +99,7 @@ def running() -> Iterator[Line]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     clock = FakeClock()
-    platform = SandboxPlatform(channel_secret=SECRET, access_token=TOKEN, webhook_url=f"{base}/callback",
-                               clock=clock)
+    platform = SandboxPlatform(channel_secret=SECRET, access_token=TOKEN, webhook_url=f"{base}/callback", clock=clock)
     app = FastAPI()
     app.include_router(create_sandbox_router(platform))
     with serve(app, port), httpx.Client(timeout=10) as http:
@@ -135,9 +134,16 @@ def png(width: int, height: int) -> bytes:
 
 def rich_menu_body(**overrides: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
-        "size": {"width": 2500, "height": 843}, "selected": True, "name": "main", "chatBarText": "メニュー",
-        "areas": [{"bounds": {"x": 0, "y": 0, "width": 1250, "height": 843},
-                   "action": {"type": "postback", "data": "action=faq", "displayText": "よくある質問"}}],
+        "size": {"width": 2500, "height": 843},
+        "selected": True,
+        "name": "main",
+        "chatBarText": "メニュー",
+        "areas": [
+            {
+                "bounds": {"x": 0, "y": 0, "width": 1250, "height": 843},
+                "action": {"type": "postback", "data": "action=faq", "displayText": "よくある質問"},
+            }
+        ],
     }
     body.update(overrides)
     return body
@@ -155,7 +161,8 @@ async def test_reply_through_the_sdk_reaches_the_user_of_the_token(line: Line) -
     async with sdk(line) as (api, _):
         messages = [TextMessage(text="はい、瀬戸内市です"), TextMessage(text="2通目")]
         answer = await api.reply_message_with_http_info(
-            ReplyMessageRequest(replyToken=event["replyToken"], messages=messages))
+            ReplyMessageRequest(replyToken=event["replyToken"], messages=messages)
+        )
     assert answer.status_code == 200
     assert len(answer.data.sent_messages) == 2
     assert all(m.id.isdigit() and m.quote_token for m in answer.data.sent_messages)
@@ -223,9 +230,17 @@ async def test_profile_loading_and_message_content_through_the_sdk(line: Line) -
 @pytest.mark.anyio
 async def test_rich_menu_is_created_given_an_image_and_made_the_default_through_the_sdk(line: Line) -> None:
     menu = RichMenuRequest(
-        size=RichMenuSize(width=2500, height=843), selected=True, name="main", chatBarText="メニュー",
-        areas=[RichMenuArea(bounds=RichMenuBounds(x=0, y=0, width=2500, height=843),
-                            action=PostbackAction(label="予約", data="action=reserve", displayText="予約"))])
+        size=RichMenuSize(width=2500, height=843),
+        selected=True,
+        name="main",
+        chatBarText="メニュー",
+        areas=[
+            RichMenuArea(
+                bounds=RichMenuBounds(x=0, y=0, width=2500, height=843),
+                action=PostbackAction(label="予約", data="action=reserve", displayText="予約"),
+            )
+        ],
+    )
     image = png(2500, 843)
     async with sdk(line) as (api, blob):
         created = await api.create_rich_menu(menu)
@@ -249,8 +264,9 @@ async def test_rich_menu_is_created_given_an_image_and_made_the_default_through_
 def test_missing_or_wrong_access_token_gets_401_with_a_request_id(line: Line) -> None:
     user = line.new_user()
     body = json.dumps({"to": user, "messages": [text("x")]}).encode()
-    non_ascii = line.http.post(line.api_url + "/v2/bot/message/push", content=body,
-                               headers={"Authorization": "Bearer ＡＢＣ".encode()})
+    non_ascii = line.http.post(
+        line.api_url + "/v2/bot/message/push", content=body, headers={"Authorization": "Bearer ＡＢＣ".encode()}
+    )
     for response in [non_ascii] + [line.post("/v2/bot/message/push", body, token=t) for t in (None, "wrong")]:
         assert response.status_code == 401
         assert response.json()["message"].startswith("Authentication failed.")
@@ -274,10 +290,14 @@ def test_reused_retry_key_on_multicast_gets_409_and_nothing_twice(line: Line) ->
 def test_retry_key_is_refused_on_reply_and_must_be_a_uuid(line: Line) -> None:
     user = line.new_user()
     token = line.platform.make_event("text", user, text="a")["replyToken"]
-    on_reply = line.post("/v2/bot/message/reply", {"replyToken": token, "messages": [text("x")]},
-                         **{"X-Line-Retry-Key": str(uuid.uuid4())})
-    not_uuid = line.post("/v2/bot/message/push", {"to": user, "messages": [text("x")]},
-                         **{"X-Line-Retry-Key": "retry-1"})
+    on_reply = line.post(
+        "/v2/bot/message/reply",
+        {"replyToken": token, "messages": [text("x")]},
+        **{"X-Line-Retry-Key": str(uuid.uuid4())},
+    )
+    not_uuid = line.post(
+        "/v2/bot/message/push", {"to": user, "messages": [text("x")]}, **{"X-Line-Retry-Key": "retry-1"}
+    )
     assert on_reply.status_code == 400 and not_uuid.status_code == 400
     assert line.platform.deliveries() == []
 
@@ -349,8 +369,9 @@ def test_quick_reply_items_and_labels_are_limited(line: Line) -> None:
 
     def with_items(count: int, label: str = "はい") -> httpx.Response:
         items = [{"type": "action", "action": {"type": "message", "label": label, "text": "はい"}}] * count
-        return line.post("/v2/bot/message/push",
-                         {"to": user, "messages": [text("選んでください", quickReply={"items": items})]})
+        return line.post(
+            "/v2/bot/message/push", {"to": user, "messages": [text("選んでください", quickReply={"items": items})]}
+        )
 
     assert with_items(13).status_code == 200
     assert with_items(14).status_code == 400
@@ -359,46 +380,80 @@ def test_quick_reply_items_and_labels_are_limited(line: Line) -> None:
 
 def test_image_urls_must_be_https_unless_http_is_allowed(line: Line) -> None:
     user = line.new_user()
-    http_image = {"type": "image", "originalContentUrl": "http://127.0.0.1/qr.png",
-                  "previewImageUrl": "http://127.0.0.1/qr.png"}
+    http_image = {
+        "type": "image",
+        "originalContentUrl": "http://127.0.0.1/qr.png",
+        "previewImageUrl": "http://127.0.0.1/qr.png",
+    }
     assert line.post("/v2/bot/message/push", {"to": user, "messages": [http_image]}).status_code == 200
     line.platform.allow_http_images = False
     refused = line.post("/v2/bot/message/push", {"to": user, "messages": [http_image]})
     assert refused.status_code == 400
     assert details(refused) == ["messages[0].originalContentUrl", "messages[0].previewImageUrl"]
-    missing = line.post("/v2/bot/message/push", {"to": user, "messages": [{"type": "image",
-                                                                        "originalContentUrl": "https://x/a.png"}]})
+    missing = line.post(
+        "/v2/bot/message/push", {"to": user, "messages": [{"type": "image", "originalContentUrl": "https://x/a.png"}]}
+    )
     assert details(missing) == ["messages[0].previewImageUrl"]
 
 
 def test_message_shapes_are_checked(line: Line) -> None:
     user = line.new_user()
-    bubble = {"type": "bubble", "body": {"type": "box", "layout": "vertical",
-                                         "contents": [{"type": "text", "text": "本文"}]}}
+    bubble = {
+        "type": "bubble",
+        "body": {"type": "box", "layout": "vertical", "contents": [{"type": "text", "text": "本文"}]},
+    }
     cases: list[tuple[dict[str, Any], str]] = [
         ({"type": "fax"}, "messages[0].type"),
         ({"type": "location", "title": "市役所", "latitude": 34.66, "longitude": 134.09}, "messages[0].address"),
         ({"type": "flex", "altText": "あ" * 401, "contents": bubble}, "messages[0].altText"),
-        ({"type": "flex", "altText": "一覧", "contents": {"type": "carousel", "contents": [bubble] * 13}},
-         "messages[0].contents.contents"),
+        (
+            {"type": "flex", "altText": "一覧", "contents": {"type": "carousel", "contents": [bubble] * 13}},
+            "messages[0].contents.contents",
+        ),
         ({"type": "flex", "altText": "大", "contents": {**bubble, "pad": "x" * 30_001}}, "messages[0].contents"),
-        ({"type": "flex", "altText": "箱", "contents": {"type": "bubble", "body": {"type": "box", "contents": []}}},
-         "messages[0].contents.body.layout"),
-        (text("日付", quickReply={"items": [{"type": "action", "action": {
-            "type": "datetimepicker", "label": "日付", "data": "d", "mode": "week"}}]}),
-         "messages[0].quickReply.items[0].action.mode"),
-        (text("押して", quickReply={"items": [{"type": "action", "action": {
-            "type": "postback", "label": "押す", "data": "x" * 301}}]}),
-         "messages[0].quickReply.items[0].action.data"),
+        (
+            {"type": "flex", "altText": "箱", "contents": {"type": "bubble", "body": {"type": "box", "contents": []}}},
+            "messages[0].contents.body.layout",
+        ),
+        (
+            text(
+                "日付",
+                quickReply={
+                    "items": [
+                        {
+                            "type": "action",
+                            "action": {"type": "datetimepicker", "label": "日付", "data": "d", "mode": "week"},
+                        }
+                    ]
+                },
+            ),
+            "messages[0].quickReply.items[0].action.mode",
+        ),
+        (
+            text(
+                "押して",
+                quickReply={
+                    "items": [{"type": "action", "action": {"type": "postback", "label": "押す", "data": "x" * 301}}]
+                },
+            ),
+            "messages[0].quickReply.items[0].action.data",
+        ),
     ]
     for message, expected in cases:
         response = line.post("/v2/bot/message/push", {"to": user, "messages": [message]})
         assert response.status_code == 400, message
         assert response.json()["message"] == "The request body has 1 error(s)"
         assert details(response) == [expected]
-    good = [{"type": "flex", "altText": "案内", "contents": bubble},
-            {"type": "location", "title": "瀬戸内市役所", "address": "岡山県瀬戸内市邑久町尾張300-1",
-             "latitude": 34.6651, "longitude": 134.0917}]
+    good = [
+        {"type": "flex", "altText": "案内", "contents": bubble},
+        {
+            "type": "location",
+            "title": "瀬戸内市役所",
+            "address": "岡山県瀬戸内市邑久町尾張300-1",
+            "latitude": 34.6651,
+            "longitude": 134.0917,
+        },
+    ]
     assert line.post("/v2/bot/message/push", {"to": user, "messages": good}).status_code == 200
     assert line.platform.deliveries(to=user)[0].messages == good
 
@@ -438,8 +493,9 @@ def test_push_to_a_user_who_blocked_us_is_accepted_and_flagged(line: Line) -> No
 
 def test_push_to_a_malformed_id_and_multicast_limits(line: Line) -> None:
     assert line.post("/v2/bot/message/push", {"to": "someone", "messages": [text("x")]}).status_code == 400
-    too_many = line.post("/v2/bot/message/multicast",
-                         {"to": ["U" + uuid.uuid4().hex for _ in range(501)], "messages": [text("x")]})
+    too_many = line.post(
+        "/v2/bot/message/multicast", {"to": ["U" + uuid.uuid4().hex for _ in range(501)], "messages": [text("x")]}
+    )
     assert too_many.status_code == 400 and details(too_many) == ["to"]
 
 
@@ -485,10 +541,17 @@ def test_events_carry_every_required_field_and_parse_with_the_sdk(line: Line) ->
     user = line.new_user()
     events = [
         line.platform.make_event("text", user, text="住民票がほしい"),
-        line.platform.make_event("location", user, latitude=34.6651, longitude=134.0917, title="瀬戸内市役所",
-                                 address="岡山県瀬戸内市邑久町尾張300-1"),
-        line.platform.make_event("postback", user, data="action=reserve&date=2025-06-18",
-                                 params={"date": "2025-06-18"}),
+        line.platform.make_event(
+            "location",
+            user,
+            latitude=34.6651,
+            longitude=134.0917,
+            title="瀬戸内市役所",
+            address="岡山県瀬戸内市邑久町尾張300-1",
+        ),
+        line.platform.make_event(
+            "postback", user, data="action=reserve&date=2025-06-18", params={"date": "2025-06-18"}
+        ),
         line.platform.make_event("sticker", user),
         line.platform.make_event("image", user),
         line.platform.make_event("unfollow", user),
