@@ -4,6 +4,7 @@
 """
 
 from bot.sandbox.api import create_sandbox_router
-from bot.sandbox.platform import Delivery, SandboxPlatform
+from bot.sandbox.platform import SandboxPlatform
+from bot.sandbox.records import Delivery
 
 __all__ = ["Delivery", "SandboxPlatform", "create_sandbox_router"]

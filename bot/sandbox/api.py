@@ -11,7 +11,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
-from bot.sandbox.platform import MAX_BODY_BYTES, ApiCall, ApiResponse, LineError, SandboxPlatform, new_request_id
+from bot.sandbox.calls import MAX_BODY_BYTES, ApiCall, ApiResponse, LineError
+from bot.sandbox.ids import new_request_id
+from bot.sandbox.platform import SandboxPlatform
 
 LINE_PREFIX = "/sandbox/line"
 STATIC_DIR = Path(__file__).parent / "static"
@@ -61,8 +63,12 @@ def create_sandbox_router(platform: SandboxPlatform) -> APIRouter:
 # --- the fake Messaging API --------------------------------------------------------------------------
 def _add_line_routes(router: APIRouter, platform: SandboxPlatform) -> None:
     for method, path, endpoint, operation_name in LINE_ROUTES:
-        router.add_api_route(LINE_PREFIX + path, _line_route(platform, endpoint, operation_name), methods=[method],
-                             name=f"sandbox_line_{operation_name}_{method.lower()}")
+        router.add_api_route(
+            LINE_PREFIX + path,
+            _line_route(platform, endpoint, operation_name),
+            methods=[method],
+            name=f"sandbox_line_{operation_name}_{method.lower()}",
+        )
 
     @router.api_route(LINE_PREFIX + "/{rest:path}", methods=["GET", "POST", "PUT", "DELETE"])
     async def unknown_line_path(rest: str) -> Response:
@@ -108,8 +114,9 @@ def _error(status: int, message: str) -> JSONResponse:
 def _add_chat_routes(router: APIRouter, platform: SandboxPlatform) -> None:
     @router.get("/sandbox", response_class=HTMLResponse)
     async def chat_page() -> Response:
-        return HTMLResponse((STATIC_DIR / "chat.html").read_text(encoding="utf-8"),
-                            headers={"Cache-Control": "no-store"})
+        return HTMLResponse(
+            (STATIC_DIR / "chat.html").read_text(encoding="utf-8"), headers={"Cache-Control": "no-store"}
+        )
 
     @router.get("/sandbox/static/{name}")
     async def static_file(name: str) -> Response:

@@ -1,0 +1,117 @@
+"""What LINE checks before a Messaging API operation runs: the access token, injected faults, rate
+limits, the body size and the retry key. A retry key is remembered only when its operation succeeded."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from typing import Any
+
+from bot.sandbox.calls import MAX_BODY_BYTES, ApiCall, ApiResponse, LineError, Operation
+from bot.sandbox.ids import UUID
+from bot.sandbox.records import AcceptedKey, Fault, TokenBucket
+
+AUTH_FAILED = "Authentication failed. Confirm that the access token in the authorization header is valid."
+RETRY_KEY_TTL_SECONDS = 24 * 3600
+RETRY_KEY_ENDPOINTS = frozenset({"push", "multicast", "narrowcast", "broadcast"})
+SEND_ENDPOINTS = ("reply", "push", "multicast", "narrowcast", "broadcast")
+# Names accepted by inject_fault / set_rate_limit: one per group of routes (see bot.sandbox.api).
+ENDPOINTS = frozenset(
+    {*SEND_ENDPOINTS, "validate", "progress", "quota", "content", "profile", "loading", "richmenu", "info", "followers"}
+)
+DEFAULT_FAULT_BODIES = {429: {"message": "Too many requests"}, 500: {"message": "Internal server error"}}
+
+
+class CallGuard:
+    """The injected faults, rate limits and accepted retry keys of one channel. Not thread-safe: the
+    platform calls it under its lock."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self._accepted_keys: dict[str, AcceptedKey] = {}
+        self._faults: dict[str, list[Fault]] = {}
+        self._rate_limits: dict[str, TokenBucket] = {}
+
+    def inject_fault(self, endpoint: str, status: int, count: int, body: dict[str, Any] | None) -> None:
+        _check_endpoint(endpoint)
+        if not 400 <= status <= 599:
+            raise ValueError("a fault status must be 4xx or 5xx")
+        answer = body if body is not None else DEFAULT_FAULT_BODIES.get(status, {"message": f"Error {status}"})
+        self._faults.setdefault(endpoint, []).append(Fault(status, dict(answer), count))
+
+    def set_rate_limit(self, endpoint: str, per_second: float | None) -> None:
+        _check_endpoint(endpoint)
+        if per_second is None:
+            self._rate_limits.pop(endpoint, None)
+        else:
+            self._rate_limits[endpoint] = TokenBucket(per_second, max(1.0, per_second), self._clock())
+
+    def run(self, call: ApiCall, operation: Operation, request_id: str, access_token: str) -> ApiResponse:
+        """Auth, faults, rate limit, size, retry key, then the operation; a refusal becomes its response."""
+        try:
+            _authenticate(call.authorization, access_token)
+            self._take_fault(call.endpoint)
+            self._take_rate_token(call.endpoint)
+            if len(call.body) > MAX_BODY_BYTES:
+                raise LineError(413, "Request Entity Too Large")
+            retry_key = self._check_retry_key(call)
+            response = operation(call, request_id)
+            if retry_key is not None and response.status < 300:
+                sent = response.json.get("sentMessages") if isinstance(response.json, dict) else None
+                self._accepted_keys[retry_key.lower()] = AcceptedKey(request_id, sent, self._clock())
+        except LineError as error:
+            response = error.response()
+        return response
+
+    def _take_fault(self, endpoint: str) -> None:
+        queue = self._faults.get(endpoint)
+        if not queue:
+            return
+        fault = queue[0]
+        fault.remaining -= 1
+        if fault.remaining <= 0:
+            queue.pop(0)
+        raise LineError(fault.status, str(fault.body.get("message", "")), extra=fault.body)
+
+    def _take_rate_token(self, endpoint: str) -> None:
+        bucket = self._rate_limits.get(endpoint)
+        if bucket is not None and not bucket.take(self._clock()):
+            raise LineError(429, "Too many requests")
+
+    def _check_retry_key(self, call: ApiCall) -> str | None:
+        key = call.retry_key
+        if key is None:
+            return None
+        if call.endpoint not in RETRY_KEY_ENDPOINTS:
+            raise LineError(400, "The X-Line-Retry-Key header cannot be used with this endpoint")
+        if not UUID.match(key):
+            raise LineError(
+                400, "The retry key must be a UUID", [{"message": "must be a UUID", "property": "X-Line-Retry-Key"}]
+            )
+        now = self._clock()
+        self._accepted_keys = {
+            k: v for k, v in self._accepted_keys.items() if now - v.accepted_at < RETRY_KEY_TTL_SECONDS
+        }
+        accepted = self._accepted_keys.get(key.lower())
+        if accepted is not None:
+            extra = {"sentMessages": accepted.sent_messages} if accepted.sent_messages is not None else {}
+            raise LineError(
+                409,
+                "The retry key is already accepted",
+                extra=extra,
+                headers={"X-Line-Accepted-Request-Id": accepted.request_id},
+            )
+        return key
+
+
+def _authenticate(authorization: str | None, access_token: str) -> None:
+    scheme, _, token = (authorization or "").partition(" ")
+    # Bytes, not str: compare_digest raises TypeError on non-ASCII text, which would be a 500.
+    presented = token.strip().encode("utf-8")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(presented, access_token.encode("utf-8")):
+        raise LineError(401, AUTH_FAILED)
+
+
+def _check_endpoint(endpoint: str) -> None:
+    if endpoint not in ENDPOINTS:
+        raise ValueError(f"unknown endpoint {endpoint!r}; one of {sorted(ENDPOINTS)}")
