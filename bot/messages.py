@@ -170,14 +170,6 @@ def _main_menu() -> tuple[QuickReply, dict[str, Any]]:
     return menu, menu.to_dict()
 
 
-def confirm_items(action: str, **fields: Any) -> list[QuickReplyItem]:
-    """The shared yes / no / quit step of every flow."""
-    return [
-        postback_item(t("common.yes"), action, display=t("common.yes"), answer="yes", **fields),
-        postback_item(t("common.no"), action, display=t("common.no"), answer="no", **fields),
-    ]
-
-
 # Messages ------------------------------------------------------------------------------------
 
 

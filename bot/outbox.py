@@ -213,26 +213,6 @@ def enqueue_push(
     return row
 
 
-def enqueue_multicast(
-    *, db_session: Session, recipients: Sequence[str], messages: Sequence[dict[str, Any]], purpose: str
-) -> list[OutboxMessage]:
-    """One row per 500 recipients (LINE's multicast limit)."""
-    if not 1 <= len(messages) <= 5:
-        raise ValueError("a multicast carries 1 to 5 messages")
-    rows = [
-        _new(
-            kind=OutboxKind.MULTICAST,
-            recipients=list(recipients[i : i + 500]),
-            messages=list(messages),
-            purpose=purpose,
-        )
-        for i in range(0, len(recipients), 500)
-    ]
-    db_session.add_all(rows)
-    db_session.flush()
-    return rows
-
-
 def claim_batch(
     *, db_session: Session, limit: int, lease_seconds: int, ids: Sequence[int] | None = None
 ) -> list[OutboxMessage]:

@@ -22,6 +22,8 @@ from linebot.v3.messaging import (
     RichMenuSize,
 )
 
+from bot.catalog import t
+
 MENU_NAME = "madoguchi-main"
 CHAT_BAR_TEXT = "メニュー"
 # LINE's "large" rich menu: full width, 2 rows.
@@ -32,14 +34,18 @@ IMAGE_RESOURCE = "richmenu.png"
 
 @dataclass(frozen=True)
 class MenuArea:
-    """One tappable button: what it says, which intent it starts, where it sits (image pixels)."""
+    """One tappable button: which intent it starts, where it sits (image pixels). What it says is the
+    catalog's `menu.<intent>`, the same words as the quick-reply menu's button for that intent."""
 
-    label: str
     intent: str
     x: int
     y: int
     width: int
     height: int
+
+    @property
+    def label(self) -> str:
+        return t(f"menu.{self.intent}")
 
     @property
     def postback_data(self) -> str:
@@ -49,13 +55,13 @@ class MenuArea:
 
 # 2 rows x 3 columns. Columns 833 + 834 + 833 = 2500, rows 843 + 843 = 1686: no gaps, no overlap.
 RICH_MENU_AREAS: tuple[MenuArea, ...] = (
-    #        label           intent                  x     y  width height
-    MenuArea("窓口予約",     "reservation_make",     0,    0, 833, 843),
-    MenuArea("予約確認",     "reservation_check",  833,    0, 834, 843),
-    MenuArea("よくある質問", "faq",               1667,    0, 833, 843),
-    MenuArea("避難所・施設", "shelter_search",       0,  843, 833, 843),
-    MenuArea("スマホ教室",   "class_info",         833,  843, 834, 843),
-    MenuArea("配信設定",     "subscribe",         1667,  843, 833, 843),
+    #        intent                  x     y  width height
+    MenuArea("reservation_make",     0,    0, 833, 843),
+    MenuArea("reservation_check",  833,    0, 834, 843),
+    MenuArea("faq",               1667,    0, 833, 843),
+    MenuArea("shelter_search",       0,  843, 833, 843),
+    MenuArea("class_info",         833,  843, 834, 843),
+    MenuArea("subscribe",         1667,  843, 833, 843),
 )  # fmt: skip
 
 
