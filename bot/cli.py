@@ -203,6 +203,16 @@ def db_current() -> None:
     click.echo(current(_settings().database_url) or "(empty)")
 
 
+@db.command("revision")
+@click.option("-m", "--message", required=True, help='What the migration does, e.g. "classes".')
+@click.option("--autogenerate/--empty", default=True, show_default=True)
+def db_revision(message: str, autogenerate: bool) -> None:
+    """Write a new migration (the next number, on the newest head), from what the models add."""
+    from bot.migrate import revision
+
+    click.echo(f"written: {revision(_settings().database_url, message, autogenerate=autogenerate)}")
+
+
 @main.group()
 def richmenu() -> None:
     """The rich menu (the citizen's main entrance)."""

@@ -40,3 +40,17 @@ def current(database_url: str) -> str | None:
             return ", ".join(sorted(heads)) or None
     finally:
         engine.dispose()
+
+
+def revision(database_url: str, message: str, *, autogenerate: bool = True) -> str:
+    """Writes a new migration numbered after the newest one, on the head; answers its path.
+    Autogenerate compares the models with the database at `database_url` (upgrade it first)."""
+    from alembic.script import ScriptDirectory
+
+    config = alembic_config(database_url)
+    numbers = [int(r.revision) for r in ScriptDirectory.from_config(config).walk_revisions() if r.revision.isdigit()]
+    written = command.revision(
+        config, message=message, autogenerate=autogenerate, rev_id=f"{max(numbers, default=0) + 1:04d}", head="head"
+    )
+    script = written[0] if isinstance(written, list) else written
+    return str(script.path) if script is not None else "(nothing written)"
