@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bot import clock
+from bot import catalog, clock
+from bot.settings import Settings
+from nlu import dates as nlu_dates
 from tests.support import DatabaseFactory, LiveApp, live_app, postgres_unreachable_reason
 
 BACKENDS = ("sqlite", "postgresql")
@@ -58,6 +60,19 @@ def app(database_url: str) -> Iterator[LiveApp]:
 def _real_clock() -> Iterator[None]:
     yield
     clock.travel_to(None)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_clock() -> None:
+    """As in every process of the product: the NLU's "today" is the one clock's."""
+    nlu_dates.use_clock(clock.now)
+
+
+@pytest.fixture(autouse=True)
+def _default_city() -> Iterator[None]:
+    """A test that builds an app for another city leaves the demo city's facts behind it."""
+    yield
+    catalog.use_settings(Settings())
 
 
 @pytest.fixture
