@@ -17,7 +17,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from bot.settings import Settings, get_settings
+from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -44,36 +44,27 @@ def _fernet(keys: str, secret_key: str) -> MultiFernet:
     return MultiFernet([Fernet(p.encode()) for p in parts])
 
 
-def _cipher(settings: Settings | None) -> MultiFernet:
-    settings = settings or get_settings()
+def _cipher(settings: Settings) -> MultiFernet:
     return _fernet(settings.personal_data_key, settings.secret_key)
 
 
-def encrypt(value: str, settings: Settings | None = None) -> str:
+def encrypt(value: str, settings: Settings) -> str:
     return _cipher(settings).encrypt(value.encode()).decode()
 
 
-def decrypt(token: str, settings: Settings | None = None) -> str:
+def decrypt(token: str, settings: Settings) -> str:
     try:
         return _cipher(settings).decrypt(token.encode()).decode()
     except InvalidToken:
         raise CannotDecrypt("personal data cannot be decrypted with the configured keys") from None
 
 
-def encrypt_json(value: dict[str, str], settings: Settings | None = None) -> str:
+def encrypt_json(value: dict[str, str], settings: Settings) -> str:
     return encrypt(json.dumps(value, ensure_ascii=False, separators=(",", ":")), settings)
 
 
-def decrypt_json(token: str | None, settings: Settings | None = None) -> dict[str, str]:
+def decrypt_json(token: str | None, settings: Settings) -> dict[str, str]:
     if not token:
         return {}
     loaded = json.loads(decrypt(token, settings))
     return {str(k): str(v) for k, v in loaded.items()} if isinstance(loaded, dict) else {}
-
-
-def is_valid_key(value: str) -> bool:
-    try:
-        Fernet(value.encode())
-    except (ValueError, TypeError):
-        return False
-    return True
