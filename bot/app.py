@@ -7,7 +7,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
@@ -15,6 +16,7 @@ from sqlalchemy import update
 
 from bot import capabilities as capability_list
 from bot import webhook
+from bot.body_limit import BodyLimit
 from bot.capability import Capabilities
 from bot.db import Database
 from bot.inbox import InboxEvent, InboxStatus
@@ -27,6 +29,9 @@ from bot.settings import Settings, get_settings
 from bot.warmup import freeze_heap
 
 log = logging.getLogger(__name__)
+
+# The sandbox stands in for LINE, which takes rich menu images and content up to 10 MB.
+SANDBOX_BODY_BYTES = 12_000_000
 
 
 def release_leases(db: Database) -> None:
@@ -44,7 +49,7 @@ def release_leases(db: Database) -> None:
 
 def create_app(
     settings: Settings | None = None,
-    startup_hooks: Sequence[Callable[[FastAPI], Awaitable[None]]] = (),
+    startup_hooks: Sequence[Callable[[FastAPI], Coroutine[Any, Any, None]]] = (),
     capabilities: Capabilities | None = None,
 ) -> FastAPI:
     """The app; `startup_hooks` run as background tasks once the app has started. Its capabilities are
@@ -98,7 +103,7 @@ def create_app(
     app.state.capabilities = capabilities
     app.state.db = db
     # The webhook's own writer and thread budget: processing can never take what acknowledges LINE.
-    app.state.inbox_writer = InboxWriter(db)
+    app.state.inbox_writer = InboxWriter(db, retention_days=settings.message_log_retention_days)
     app.state.processor = None
     app.state.sandbox = None
     app.include_router(webhook.router)
@@ -127,4 +132,11 @@ def create_app(
         app.include_router(create_sandbox_router(platform))
 
     capability_list.staff_ui().register(app, capabilities)
+    # Outermost: a body over its limit is refused while it is read, before any route holds it.
+    limits = {"/callback": webhook.MAX_BODY_BYTES}
+    if settings.sandbox_enabled:
+        limits["/sandbox/"] = SANDBOX_BODY_BYTES
+    for capability in capabilities:
+        limits.update(capability.body_limits)
+    app.add_middleware(BodyLimit, limits=limits)
     return app

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -27,6 +28,30 @@ def event_key(raw: dict[str, Any]) -> str:
         return event_id
     digest = hashlib.sha256(json.dumps(raw, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
     return "sha256:" + digest[:56]
+
+
+# LINE's ids are 33 characters (U/C/R + 32 hex); the inbox keeps up to 64.
+MAX_ID_LENGTH = 64
+
+
+def clean_json(value: Any) -> Any:
+    """What both databases can store, with nothing of meaning lost: NUL characters removed, lone
+    surrogates replaced by U+FFFD, NaN and infinities (which JSON does not have) as null."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            value = value.replace("\x00", "")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            value = value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {clean_json(k): clean_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [clean_json(v) for v in value]
+    return value
 
 
 def _dict(value: Any) -> dict[str, Any]:
@@ -52,8 +77,12 @@ class Postback:
 
     @property
     def fields(self) -> dict[str, str]:
-        """`action=verb&k=v` parsed; untrusted input: callers validate every value."""
-        return dict(parse_qsl(self.data, keep_blank_values=True, max_num_fields=20))
+        """`action=verb&k=v` parsed; untrusted input: callers validate every value. Data with more
+        than 20 fields is none of our buttons': it has no fields (and so no action)."""
+        try:
+            return dict(parse_qsl(self.data, keep_blank_values=True, max_num_fields=20))
+        except ValueError:
+            return {}
 
     @property
     def action(self) -> str | None:
@@ -108,6 +137,17 @@ class Event:
         if kind == "room":
             return _str(self.source.get("roomId"))
         return self.user_id
+
+    def refusal(self, *, oldest: datetime | None = None) -> str | None:
+        """Why this event cannot be taken as it is (None: it can). Ids longer than any of LINE's
+        cannot be stored or answered; an event older than `oldest` is a replay of one whose
+        record the retention purge has removed, and is not answered again."""
+        for name, value in (("userId", self.user_id), ("chat id", self.chat_id)):
+            if value is not None and len(value) > MAX_ID_LENGTH:
+                return f"{name} longer than {MAX_ID_LENGTH} characters"
+        if oldest is not None and self.timestamp < oldest:
+            return "older than the message-log retention (a replay)"
+        return None
 
     @property
     def is_one_to_one(self) -> bool:

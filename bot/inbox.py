@@ -11,6 +11,7 @@ its events become claimable again when the lease runs out.
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -23,9 +24,11 @@ from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
 
 from bot import clock, db
 from bot.db import Base, JSONType, UTCDateTime
-from bot.events import Event, event_key
+from bot.events import Event, clean_json, event_key
 from bot.outbox import UNFINISHED_STATUSES as outbox_unfinished
 from bot.outbox import OutboxMessage, OutboxStatus
+
+log = logging.getLogger(__name__)
 
 # Waits between tries of a failing event (seconds); the last failure makes a dead letter.
 RETRY_BACKOFF = (1, 5, 30, 120, 600)
@@ -36,6 +39,8 @@ class InboxStatus(StrEnum):
     PROCESSING = "processing"
     DONE = "done"
     DEAD = "dead"
+    # Recorded, never processed: an event that cannot be taken as it is (see Event.refusal).
+    REFUSED = "refused"
 
 
 # The statuses of rows still to process or send: the partial indexes' condition (see claim_batch).
@@ -95,8 +100,28 @@ class InboxEventRead(BaseModel):
     processed_at: datetime | None
 
 
-def _row(raw: dict[str, Any], key: str, now: datetime) -> dict[str, Any]:
+def _row(raw: dict[str, Any], key: str, now: datetime, oldest: datetime | None) -> dict[str, Any]:
     event = Event(raw)
+    refusal = event.refusal(oldest=oldest)
+    if refusal is not None:
+        # Kept as a record (type, time, why), without what it carried: it is never processed.
+        log.warning("webhook event %s refused: %s", key, refusal)
+        return {
+            "event_key": key,
+            "event_type": event.type[:40],
+            "chat_id": None,
+            "user_id": None,
+            "mode": event.mode[:16],
+            "is_redelivery": event.is_redelivery,
+            "event_time": event.timestamp,
+            "received_at": now,
+            "payload": {"type": event.type[:40], "refused": refusal},
+            "status": InboxStatus.REFUSED,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "last_error": refusal,
+            "processed_at": now,
+        }
     return {
         "event_key": key,
         "event_type": event.type[:40],
@@ -110,6 +135,8 @@ def _row(raw: dict[str, Any], key: str, now: datetime) -> dict[str, Any]:
         "status": InboxStatus.PENDING,
         "attempts": 0,
         "next_attempt_at": now,
+        "last_error": None,
+        "processed_at": None,
     }
 
 
@@ -133,22 +160,28 @@ def announce(*, db_session: Session) -> None:
         db_session.execute(select(func.pg_notify(WAKE_CHANNEL, "")))
 
 
-def store_requests(*, db_session: Session, requests: Sequence[Sequence[dict[str, Any]]]) -> list[int]:
+def store_requests(
+    *, db_session: Session, requests: Sequence[Sequence[dict[str, Any]]], retention_days: int | None = None
+) -> list[int]:
     """Inserts the events of several webhook requests not seen before (by webhookEventId), in one
     statement, and announces them to the workers; answers how many of each request's events
-    were new."""
+    were new. Each event is stored as both databases can hold it (Event's clean_json); one that
+    cannot be taken (an id too long, older than `retention_days`) is stored as refused, never
+    processed, and never takes its neighbours down with it."""
     now = clock.now()
+    oldest = now - timedelta(days=retention_days) if retention_days else None
     rows: list[dict[str, Any]] = []
     keys_per_request: list[list[str]] = []
     seen: set[str] = set()
     for raw_events in requests:
         keys = []
-        for raw in raw_events:
+        for dirty in raw_events:
+            raw = clean_json(dirty)
             key = event_key(raw)
             keys.append(key)
             if key not in seen:
                 seen.add(key)
-                rows.append(_row(raw, key, now))
+                rows.append(_row(raw, key, now, oldest))
         keys_per_request.append(keys)
     if not rows:
         return [0 for _ in requests]
@@ -162,9 +195,9 @@ def store_requests(*, db_session: Session, requests: Sequence[Sequence[dict[str,
     return counts
 
 
-def store(*, db_session: Session, raw_events: Sequence[dict[str, Any]]) -> int:
+def store(*, db_session: Session, raw_events: Sequence[dict[str, Any]], retention_days: int | None = None) -> int:
     """Inserts events not seen before (by webhookEventId); returns how many were new."""
-    return store_requests(db_session=db_session, requests=[raw_events])[0]
+    return store_requests(db_session=db_session, requests=[raw_events], retention_days=retention_days)[0]
 
 
 @dataclass(frozen=True)
@@ -339,7 +372,8 @@ def purge_finished(*, db_session: Session, before: datetime) -> int:
     and is kept only as long as staff need it to investigate."""
     result = db_session.execute(
         delete(InboxEvent).where(
-            InboxEvent.status.in_([InboxStatus.DONE, InboxStatus.DEAD]), InboxEvent.received_at < before
+            InboxEvent.status.in_([InboxStatus.DONE, InboxStatus.DEAD, InboxStatus.REFUSED]),
+            InboxEvent.received_at < before,
         )
     )
-    return int(result.rowcount or 0)
+    return db.affected_rows(result)

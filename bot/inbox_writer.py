@@ -20,8 +20,12 @@ Request = list[dict[str, Any]]
 
 
 class InboxWriter:
-    def __init__(self, db: Database, limiter: CapacityLimiter | None = None) -> None:
+    def __init__(
+        self, db: Database, limiter: CapacityLimiter | None = None, *, retention_days: int | None = None
+    ) -> None:
         self._db = db
+        # Events older than the message log's retention are replays: stored as refused (bot.inbox).
+        self._retention_days = retention_days
         self._limiter = limiter or CapacityLimiter(4)
         self._waiting: list[tuple[Request, asyncio.Future[int]]] = []
         self._writing = False
@@ -60,14 +64,22 @@ class InboxWriter:
 
     def _write(self, requests: list[Request]) -> list[int | BaseException]:
         with self._db.session(urgent=True) as db_session:
-            return list(inbox_service.store_requests(db_session=db_session, requests=requests))
+            return list(
+                inbox_service.store_requests(
+                    db_session=db_session, requests=requests, retention_days=self._retention_days
+                )
+            )
 
     def _write_each(self, requests: list[Request]) -> list[int | BaseException]:
         results: list[int | BaseException] = []
         for events in requests:
             try:
                 with self._db.session(urgent=True) as db_session:
-                    results.append(inbox_service.store(db_session=db_session, raw_events=events))
+                    results.append(
+                        inbox_service.store(
+                            db_session=db_session, raw_events=events, retention_days=self._retention_days
+                        )
+                    )
             except Exception as exc:
                 results.append(exc)
         return results

@@ -48,6 +48,10 @@ async def callback(request: Request) -> JSONResponse:
         payload: Any = json.loads(body)
     except (ValueError, UnicodeDecodeError):
         return _refuse(400, "body is not JSON")
+    except RecursionError:
+        # Signed, but nested deeper than any LINE event: bad input, not a server error.
+        log.warning("webhook refused: JSON nested too deeply")
+        return _refuse(400, "body is nested too deeply")
     events = payload.get("events") if isinstance(payload, dict) else None
     if not isinstance(events, list):
         return _refuse(400, "body has no events list")

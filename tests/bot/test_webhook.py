@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from bot import citizens as citizen_service
+from bot import clock
 from bot import inbox as inbox_service
 from bot.catalog import t
 from bot.citizens import CitizenStatus
@@ -150,10 +151,13 @@ def test_foreign_or_garbage_postbacks_get_the_menu(app: LiveApp, data: str) -> N
 
 
 def _corpus_events(app: LiveApp) -> list[dict[str, Any]]:
-    """LINE's own SDK test corpus, every event re-keyed (its ids are all the same) for our channel."""
+    """LINE's own SDK test corpus, every event re-keyed (its ids are all the same) for our channel and
+    stamped now (its 2016 times would be refused as replays from before the retention window)."""
     events = json.loads(CORPUS.read_text())["events"]
+    now_ms = int(clock.now().timestamp() * 1000)
     for event in events:
         event["webhookEventId"] = uuid.uuid4().hex.upper()[:26]
+        event["timestamp"] = now_ms
     return events
 
 
