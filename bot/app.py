@@ -93,7 +93,9 @@ def create_app(
         title="madoguchi",
         version="0.1.0",
         lifespan=lifespan,
-        docs_url="/api/docs",
+        # No docs page: Swagger UI would load scripts from a CDN into a page beside the staff admin.
+        # The schema itself is served, for API clients and tooling.
+        docs_url=None,
         openapi_url="/api/openapi.json",
         redoc_url=None,
         # No OpenTelemetry: nothing here exports it, and looking for providers costs every request.

@@ -155,3 +155,10 @@ def test_a_signed_event_replayed_after_the_retention_purge_is_not_answered_again
     )
     assert statuses[recent["webhookEventId"]][0] == InboxStatus.DONE
     assert len(app.sandbox.deliveries(to=user)) == 1
+
+
+def test_no_swagger_page_loads_scripts_from_a_cdn(app: LiveApp) -> None:
+    import httpx
+
+    assert httpx.get(f"{app.base_url}/api/docs").status_code == 404
+    assert httpx.get(f"{app.base_url}/api/openapi.json").json()["info"]["title"] == "madoguchi"
