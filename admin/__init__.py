@@ -8,6 +8,7 @@ behind the session guard and its roles, every API route behind the token guard a
 from __future__ import annotations
 
 import hashlib
+import inspect
 import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -23,7 +24,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.capability import Capabilities
 
-ExceptionHandler = Callable[[Request, Any], Awaitable[Response]]
+ExceptionHandler = Callable[[Request, Any], Response | Awaitable[Response]]
+
+
+async def _respond(handler: ExceptionHandler, request: Request, exc: Exception) -> Response:
+    """Answers with an exception handler registered before ours, async or plain (FastAPI takes both)."""
+    response = handler(request, exc)
+    if inspect.isawaitable(response):
+        response = await response
+    return response
 
 
 def register(app: FastAPI, capabilities: Capabilities) -> None:
@@ -99,6 +108,7 @@ def _install_error_pages(app: FastAPI) -> None:
         RequestValidationError, request_validation_exception_handler
     )
 
+    @app.exception_handler(NotAuthenticated)
     async def not_authenticated(request: Request, exc: NotAuthenticated) -> Response:
         if is_api_request(request):
             return JSONResponse(
@@ -117,14 +127,16 @@ def _install_error_pages(app: FastAPI) -> None:
         response.delete_cookie(SESSION_COOKIE, path="/admin")
         return response
 
+    @app.exception_handler(Forbidden)
     async def forbidden(request: Request, exc: Forbidden) -> Response:
         if not _is_page(request):
             return JSONResponse({"detail": exc.message}, status_code=403)
         return render(request, "error.html", {"status": 403, "message": exc.message}, status_code=403)
 
+    @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if not _is_page(request) or exc.status_code < 400:
-            return await previous_http(request, exc)
+            return await _respond(previous_http, request, exc)
         messages = {404: "ページが見つかりません。", 405: "この操作はできません。"}
         message = exc.detail if isinstance(exc.detail, str) and exc.status_code != 404 else None
         if exc.status_code == 404 and isinstance(exc.detail, str) and exc.detail != "Not Found":
@@ -139,17 +151,13 @@ def _install_error_pages(app: FastAPI) -> None:
             response.headers.update(exc.headers)
         return response
 
+    @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
         if not _is_page(request):
-            return await previous_validation(request, exc)
+            return await _respond(previous_validation, request, exc)
         return render(
             request, "error.html", {"status": 400, "message": "入力内容が正しくありません。"}, status_code=400
         )
-
-    app.add_exception_handler(NotAuthenticated, not_authenticated)
-    app.add_exception_handler(Forbidden, forbidden)
-    app.add_exception_handler(StarletteHTTPException, http_error)
-    app.add_exception_handler(RequestValidationError, invalid_request)
 
 
 class SecurityHeaders:

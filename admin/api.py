@@ -7,7 +7,7 @@ Every route declares its response model and the error statuses it can answer, so
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, TypedDict
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse
@@ -36,6 +36,13 @@ ERRORS: dict[int | str, dict[str, object]] = {
 NOT_FOUND: dict[int | str, dict[str, object]] = {404: {"model": ErrorRead, "description": "見つからない"}}
 
 router = APIRouter()
+
+
+class _AuditFilters(TypedDict):
+    staff_name: str | None
+    action: str | None
+    since: date | None
+    until: date | None
 
 
 @router.get("/me", response_model=MeRead, summary="このトークンの職員")
@@ -121,7 +128,7 @@ def list_audit_entries(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> AuditPage:
-    filters = {
+    filters: _AuditFilters = {
         "staff_name": staff.replace("\x00", "") or None,
         "action": action.replace("\x00", "") or None,
         "since": since,

@@ -152,6 +152,7 @@ async def login(
     if result.delay_seconds:
         # Each failure answers later than the one before; the wait holds no thread and no transaction.
         await asyncio.sleep(result.delay_seconds)
+    response: Response
     if result.locked_until is not None:
         minutes = max(1, round((result.locked_until - clock.now()).total_seconds() / 60))
         response = _login_page(

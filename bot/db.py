@@ -13,9 +13,9 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
-from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event, func, select
+from sqlalchemy import JSON, CursorResult, DateTime, Engine, MetaData, Result, Table, create_engine, event, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -33,6 +33,9 @@ NAMING = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
+    if TYPE_CHECKING:
+        # DeclarativeBase says FromClause (a class may be mapped to a subquery); ours map one Table each.
+        __table__: ClassVar[Table]
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -61,6 +64,12 @@ JSONType = JSON().with_variant(JSONB(), "postgresql")
 def upsert_insert(db_session: Session) -> Any:
     """The dialect's own `insert` (SQLite or PostgreSQL), which has ON CONFLICT DO NOTHING/UPDATE."""
     return postgresql.insert if db_session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+def affected_rows(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE changed. Session.execute() is typed to answer a Result;
+    for such a statement it is a CursorResult, which has the count."""
+    return int(cast(CursorResult[Any], result).rowcount or 0)
 
 
 def count_by_status(db_session: Session, column: Any, statuses: type[StrEnum]) -> dict[str, int]:

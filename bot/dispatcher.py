@@ -64,7 +64,8 @@ def _run(flow: Flow, route: Route, turn: Turn, *, state: str | None) -> None:
     result = route.step(turn)
     chat_id = turn.chat_id
     assert chat_id is not None
-    if result is END or (result is None and state is None):
+    next_state = state if result is None else result
+    if result is END or next_state is None:
         if state is not None:  # only an open conversation has anything to end
             conversation_service.end(db_session=turn.db_session, chat_id=chat_id)
     else:
@@ -72,7 +73,7 @@ def _run(flow: Flow, route: Route, turn: Turn, *, state: str | None) -> None:
             db_session=turn.db_session,
             chat_id=chat_id,
             flow=flow.name,
-            state=result if result is not None else state,
-            data=turn.data,  # type: ignore[arg-type]
+            state=next_state,
+            data=turn.data,
             timeout=flow.timeout,
         )

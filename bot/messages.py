@@ -183,7 +183,7 @@ def menu_text(body: str) -> TextMessage:
 
 
 def image(original_url: str, preview_url: str | None = None) -> ImageMessage:
-    return ImageMessage(originalContentUrl=original_url, previewImageUrl=preview_url or original_url)
+    return ImageMessage(original_content_url=original_url, preview_image_url=preview_url or original_url)
 
 
 def location(title: str, address: str, latitude: float, longitude: float) -> LocationMessage:
@@ -194,7 +194,7 @@ def location(title: str, address: str, latitude: float, longitude: float) -> Loc
 
 def flex(alt_text: str, contents: FlexContainer, quick_replies: Sequence[QuickReplyItem] | None = None) -> FlexMessage:
     return FlexMessage(
-        altText=clip(alt_text, MAX_ALT_TEXT), contents=contents, quickReply=quick_reply(quick_replies or [])
+        alt_text=clip(alt_text, MAX_ALT_TEXT), contents=contents, quickReply=quick_reply(quick_replies or [])
     )
 
 

@@ -137,7 +137,7 @@ def _values(*, lease_seconds: int | None = None, **values: Any) -> dict[str, Any
         "created_at": now,
         "next_attempt_at": now,
         "status": OutboxStatus.SENDING if claimed else OutboxStatus.PENDING,
-        "locked_until": now + timedelta(seconds=lease_seconds) if claimed else None,
+        "locked_until": now + timedelta(seconds=lease_seconds) if lease_seconds is not None else None,
         "attempts": 1 if claimed else 0,
         "ambiguous_attempt": False,
         **values,
@@ -274,4 +274,4 @@ def purge_finished(*, db_session: Session, before: datetime) -> int:
             OutboxMessage.created_at < before,
         )
     )
-    return int(result.rowcount or 0)
+    return db.affected_rows(result)

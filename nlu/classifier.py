@@ -16,8 +16,12 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from scipy.sparse import csr_matrix
 
 # Regularisation and calibration, chosen by cross-validation on the training data (nlu evaluate).
 C = 2.0
@@ -93,7 +97,7 @@ def _vocabulary(docs: Sequence[Sequence[str]]) -> tuple[dict[str, int], np.ndarr
     return vocab, idf
 
 
-def _matrix(docs: Sequence[Sequence[str]], vocab: dict[str, int], idf: np.ndarray):  # type: ignore[no-untyped-def]
+def _matrix(docs: Sequence[Sequence[str]], vocab: dict[str, int], idf: np.ndarray) -> csr_matrix:
     from scipy.sparse import csr_matrix
 
     rows, cols, vals = [], [], []

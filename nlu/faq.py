@@ -77,10 +77,12 @@ def load_seed(path: Path = SEED_FILE) -> list[FaqDocument]:
 
 
 Vector = dict[str, float]
+# Weighted term frequencies: tags, category and answer text count less (or more) than 1 a word.
+TermWeights = defaultdict[str, float]
 
 
-def _tf(features: Iterable[str], weight: float = 1.0, into: Counter[str] | None = None) -> Counter[str]:
-    counts: Counter[str] = into if into is not None else Counter()
+def _tf(features: Iterable[str], weight: float = 1.0, into: TermWeights | None = None) -> TermWeights:
+    counts: TermWeights = into if into is not None else defaultdict(float)
     for f in features:
         counts[f] += weight
     return counts
@@ -102,10 +104,10 @@ class FaqIndex:
     @classmethod
     def build(cls, documents: Sequence[FaqDocument], analyser: Callable[[str], Analysis]) -> FaqIndex:
         index = cls(documents=list(documents), analyser=analyser)
-        phrasing_tfs: list[Counter[str]] = []
-        entry_tfs: list[Counter[str]] = []
+        phrasing_tfs: list[TermWeights] = []
+        entry_tfs: list[TermWeights] = []
         for number, doc in enumerate(index.documents):
-            entry: Counter[str] = Counter()
+            entry: TermWeights = defaultdict(float)
             for phrasing in doc.phrasings:
                 tf = _tf(faq_features(analyser(phrasing)))
                 phrasing_tfs.append(tf)
@@ -129,12 +131,12 @@ class FaqIndex:
         index._entry_postings = index._postings(entry_tfs)
         return index
 
-    def _vector(self, tf: Counter[str]) -> Vector:
+    def _vector(self, tf: TermWeights) -> Vector:
         vector = {f: (1.0 + math.log(c) if c >= 1 else c) * self.idf[f] for f, c in tf.items() if f in self.idf}
         norm = math.sqrt(sum(v * v for v in vector.values())) or 1.0
         return {f: v / norm for f, v in vector.items()}
 
-    def _postings(self, tfs: list[Counter[str]]) -> dict[str, list[tuple[int, float]]]:
+    def _postings(self, tfs: list[TermWeights]) -> dict[str, list[tuple[int, float]]]:
         postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
         for number, tf in enumerate(tfs):
             for f, w in self._vector(tf).items():

@@ -141,7 +141,7 @@ def analyse(text: str, gazetteer: Gazetteer, reference_time: datetime | None = N
 
 
 def _ngrams(prefix: str, text: str, sizes: tuple[int, ...]) -> list[str]:
-    out = []
+    out: list[str] = []
     for n in sizes:
         out.extend(f"{prefix}{text[i : i + n]}" for i in range(len(text) - n + 1))
     return out

@@ -13,6 +13,8 @@ target_metadata = Base.metadata
 
 def run_migrations() -> None:
     url = context.config.attributes.get("database_url") or context.config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise RuntimeError("no database URL: run migrations through bot.migrate (madoguchi db upgrade)")
     engine = make_engine(url)
     try:
         with engine.connect() as connection:

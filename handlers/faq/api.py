@@ -9,7 +9,7 @@ wait for the first one's write lock). Built standalone, they open a session per 
 
 # No `from __future__ import annotations`: the routes' parameter types are built at run time.
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -36,8 +36,10 @@ class AskRequest(BaseModel):
     text: str = Field(max_length=MAX_TEXT, description="市民の質問（最大5000文字）")
 
 
-def build_router(db_session_type: Any = OwnDbSession) -> APIRouter:
-    """The routes, taking their database session from `db_session_type` (an Annotated dependency)."""
+def build_router(db_session_type: Any = OwnDbSession, personal_data_guard: Sequence[Any] = ()) -> APIRouter:
+    """The routes, taking their database session from `db_session_type` (an Annotated dependency).
+    Routes that show what citizens typed (names, phone numbers may be in it) also sit behind
+    `personal_data_guard` (the admin mounts them for the roles that may see personal data)."""
     router = APIRouter()
     router.include_router(nlu_router)
 
@@ -47,14 +49,17 @@ def build_router(db_session_type: Any = OwnDbSession) -> APIRouter:
         summary="質問に最も合う「よくある質問」と候補",
         openapi_extra={"x-read-only": True},  # changes nothing: viewers may ask (admin.auth.is_read_only)
     )
-    def ask_faq(body: AskRequest, db_session: db_session_type) -> FaqResult:  # type: ignore[valid-type]
+    def ask_faq(body: AskRequest, db_session: db_session_type) -> FaqResult:
         return faq_service.ask(db_session=db_session, text=body.text)
 
     @router.get(
-        "/faq/unanswered", response_model=list[UnansweredQuestionRead], summary="答えられなかった質問（多い順）"
+        "/faq/unanswered",
+        response_model=list[UnansweredQuestionRead],
+        summary="答えられなかった質問（多い順）",
+        dependencies=list(personal_data_guard),
     )
     def list_unanswered_questions(
-        db_session: db_session_type,  # type: ignore[valid-type]
+        db_session: db_session_type,
         status: Annotated[UnansweredStatus | None, Query()] = UnansweredStatus.OPEN,
         limit: Annotated[int, Query(ge=1, le=500)] = 200,
     ) -> list[UnansweredQuestionRead]:
@@ -62,7 +67,7 @@ def build_router(db_session_type: Any = OwnDbSession) -> APIRouter:
         return [UnansweredQuestionRead.model_validate(q) for q in found]
 
     @router.get("/faq/feedback", response_model=list[FaqFeedbackSummary], summary="回答ごとの「役に立った」の数")
-    def list_faq_feedback(db_session: db_session_type) -> list[FaqFeedbackSummary]:  # type: ignore[valid-type]
+    def list_faq_feedback(db_session: db_session_type) -> list[FaqFeedbackSummary]:
         return faq_service.feedback_summary(db_session=db_session)
 
     return router
