@@ -24,7 +24,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from bot import citizens as citizen_service
-from bot import clock
+from bot import clock, errors
 from bot import outbox as outbox_service
 from bot.db import Database
 from bot.line_client import LineApiError, LineClient, SendResult
@@ -94,8 +94,8 @@ class Delivery:
         except LineApiError as error:
             outcome.error = error
         except Exception as error:  # a bug must not lose the message: keep it for a retry
-            log.exception("delivery of outbox %s crashed", item.id)
-            outcome.error = LineApiError(None, f"{type(error).__name__}: {error}", retryable=True)
+            log.error("delivery of outbox %s crashed: %s", item.id, errors.describe_with_stack(error))
+            outcome.error = LineApiError(None, errors.describe(error), retryable=True)
         return outcome
 
     async def _deliver(self, item: Outgoing, outcome: Outcome) -> SendResult:

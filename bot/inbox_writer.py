@@ -11,6 +11,7 @@ from typing import Any
 
 from anyio import CapacityLimiter, to_thread
 
+from bot import errors
 from bot import inbox as inbox_service
 from bot.db import Database
 
@@ -47,8 +48,12 @@ class InboxWriter:
                     counts = await to_thread.run_sync(
                         self._write, [events for events, _ in batch], limiter=self._limiter
                     )
-                except Exception:
-                    log.exception("storing %d webhook requests together failed; storing each alone", len(batch))
+                except Exception as exc:
+                    log.error(
+                        "storing %d webhook requests together failed; storing each alone: %s",
+                        len(batch),
+                        errors.describe_with_stack(exc),
+                    )
                     counts = await to_thread.run_sync(
                         self._write_each, [events for events, _ in batch], limiter=self._limiter
                     )

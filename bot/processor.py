@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import traceback
 from datetime import datetime, timedelta
 
 from anyio import CapacityLimiter, to_thread
@@ -23,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from bot import citizens as citizen_service
 from bot import conversation as conversation_service
+from bot import errors
 from bot import inbox as inbox_service
 from bot import outbox as outbox_service
 from bot.capability import Capabilities
@@ -98,8 +98,8 @@ class InboxProcessor:
             try:
                 handled = await self.drain_once()
                 handled += await self._delivery.drain_due()
-            except Exception:
-                log.exception("inbox loop failed; continuing")
+            except Exception as exc:
+                log.error("inbox loop failed; continuing: %s", errors.describe_with_stack(exc))
                 handled = 0
             if handled:
                 continue
@@ -125,8 +125,9 @@ class InboxProcessor:
 
     def _sent(self, task: asyncio.Task[None]) -> None:
         self._sending.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("sending a batch failed", exc_info=task.exception())
+        failure = None if task.cancelled() else task.exception()
+        if failure is not None:
+            log.error("sending a batch failed: %s", errors.describe_with_stack(failure))
         self._wake.set()  # a chat's next event may have been waiting for this answer
 
     def _seconds_until_due(self) -> float:
@@ -201,9 +202,10 @@ class InboxProcessor:
                     with db_session.begin_nested():
                         answer = self._handle(db_session, inbox_event, profiles.get(claim.user_id or ""))
                 except Exception as exc:
-                    error = "".join(traceback.format_exception_only(exc)).strip()
-                    log.error("inbox event %s failed: %s", claim.id, error, exc_info=exc)
-                    self._fail(db_session, claim.id, f"{error}\n{traceback.format_exc(limit=8)}")
+                    # Described without the statement's values: dead letters and logs carry no names.
+                    error = errors.describe_with_stack(exc)
+                    log.error("inbox event %s failed: %s", claim.id, error)
+                    self._fail(db_session, claim.id, error)
                     continue
                 done.append(claim.id)
                 if answer is not None:

@@ -15,6 +15,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from bot import errors
+
 log = logging.getLogger(__name__)
 
 router = APIRouter()
@@ -59,9 +61,9 @@ async def callback(request: Request) -> JSONResponse:
     if raw_events:
         try:
             stored = await state.inbox_writer.store(raw_events)
-        except Exception:
+        except Exception as exc:
             # Not stored: LINE must not think it was (it redelivers after an error answer).
-            log.exception("webhook events could not be stored")
+            log.error("webhook events could not be stored: %s", errors.describe_with_stack(exc))
             return _refuse(503, "temporarily unavailable")
         if stored and state.processor is not None:
             state.processor.wake()

@@ -67,9 +67,13 @@ def test_staff_see_unanswered_questions_and_feedback(api_app: LiveApp) -> None:
         faq_service.record_unanswered(db_session=db_session, text="ドローンの許可は？")
         faq_service.record_unanswered(db_session=db_session, text="ドローンの許可は？")
         faq_service.record_feedback(db_session=db_session, faq_id="parking", line_user_id="U1", helpful=True)
-    with client_for(api_app, "viewer") as client:
+    with client_for(api_app, "counter") as client:
         unanswered = client.get("/api/v1/faq/unanswered")
         assert unanswered.status_code == 200, unanswered.text
         assert [(q["text"], q["count"]) for q in unanswered.json()] == [("ドローンの許可は？", 2)]
-        feedback = client.get("/api/v1/faq/feedback").json()
-        assert feedback == [{"faq_id": "parking", "helpful": 1, "not_helpful": 0}]
+    # What citizens typed may hold a name or a phone number: viewers and broadcasters see counts only.
+    for role in ("viewer", "broadcaster"):
+        with client_for(api_app, role) as client:
+            assert client.get("/api/v1/faq/unanswered").status_code == 403
+            feedback = client.get("/api/v1/faq/feedback").json()
+            assert feedback == [{"faq_id": "parking", "helpful": 1, "not_helpful": 0}]
