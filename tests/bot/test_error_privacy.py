@@ -33,9 +33,7 @@ FAILING = Capability(
     flows=(
         Flow(
             name="failing",
-            entry_points=[
-                Route(lambda turn: (turn.text or "").startswith("山田"), _fails_with_the_citizens_words, "t")
-            ],
+            entry_points=[Route(lambda turn: (turn.text or "").startswith("山田"), _fails, "x")],
         ),
     ),
 )
