@@ -1,6 +1,6 @@
 """The yardstick: line-bot-sdk's own FastAPI echo example, pointed at the fake LINE platform.
 
-    python bench/echo_bot.py --port 9300 --secret S --token T --line http://127.0.0.1:9100/sandbox/line
+python bench/echo_bot.py --port 9300 --secret S --token T --line http://127.0.0.1:9100/sandbox/line
 """
 
 from __future__ import annotations
@@ -45,7 +45,8 @@ def create_app(secret: str, token: str, line_url: str) -> FastAPI:
         for event in events:
             if isinstance(event, MessageEvent) and isinstance(event.message, TextMessageContent):
                 await state["api"].reply_message(
-                    ReplyMessageRequest(reply_token=event.reply_token, messages=[TextMessage(text=event.message.text)]))
+                    ReplyMessageRequest(reply_token=event.reply_token, messages=[TextMessage(text=event.message.text)])
+                )
         return "OK"
 
     return app
@@ -58,8 +59,7 @@ def main() -> None:
     parser.add_argument("--token", required=True)
     parser.add_argument("--line", required=True)
     args = parser.parse_args()
-    uvicorn.run(create_app(args.secret, args.token, args.line), host="127.0.0.1", port=args.port,
-                log_level="warning")
+    uvicorn.run(create_app(args.secret, args.token, args.line), host="127.0.0.1", port=args.port, log_level="warning")
 
 
 if __name__ == "__main__":
