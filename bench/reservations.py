@@ -35,8 +35,11 @@ from bot import clock  # noqa: E402
 from bot.db import Database  # noqa: E402
 from bot.settings import load_settings  # noqa: E402
 from handlers.reservations import qr  # noqa: E402
-from handlers.reservations import service as reservation_service  # noqa: E402
 from handlers.reservations.models import CounterSlot, ReservationChannel, ReservationCreate  # noqa: E402
+from handlers.reservations.service import reservations as reservation_service  # noqa: E402
+from handlers.reservations.service import seed as counter_seed  # noqa: E402
+from handlers.reservations.service import slots as slot_service  # noqa: E402
+from handlers.reservations.service.errors import SlotFull  # noqa: E402
 
 START = datetime(2026, 11, 24, 10, 0, tzinfo=clock.TOKYO)
 ANSWERS = {
@@ -54,9 +57,9 @@ def prepare(url: str, *, capacity: int) -> list[int]:
     db = Database(url)
     try:
         with db.session() as db_session:
-            reservation_service.seed(db_session=db_session)
+            counter_seed.seed(db_session=db_session)
             for office in ("honcho", "ushimado", "osafune"):
-                reservation_service.ensure_slots(
+                slot_service.ensure_slots(
                     db_session=db_session, office_id=office, first=START.date(), last=START.date() + timedelta(60)
                 )
             db_session.query(CounterSlot).update({CounterSlot.capacity: capacity})
@@ -106,7 +109,7 @@ def parallel(url: str, settings: object, slots: list[int], count: int, threads: 
         for i in range(n, count, threads):
             try:
                 book(engines[n % len(engines)], settings, slots[(i * 7 + n) % len(slots)])
-            except reservation_service.SlotFull:
+            except SlotFull:
                 pass
             except BaseException as exc:  # pragma: no cover - reported
                 errors.append(exc)
@@ -138,7 +141,7 @@ def contention(url: str, settings: object, slot_id: int, contenders: int) -> tup
         try:
             book(engines[n % 4], settings, slot_id, user=f"U{n:032x}")
             result = "booked"
-        except reservation_service.SlotFull:
+        except SlotFull:
             result = "full"
         except Exception as exc:  # pragma: no cover - reported
             result = type(exc).__name__
@@ -204,7 +207,7 @@ def main() -> None:
                     db = Database(url)
                     with db.session() as db_session:
                         # A LINE booking inside the window: tomorrow at 長船支所, one slot per round.
-                        slot = reservation_service.get_slots_for_day(
+                        slot = slot_service.get_slots_for_day(
                             db_session=db_session, office_id="osafune", day=START.date() + timedelta(days=1)
                         )[round_]
                         slot.capacity, slot.booked = 3, 2  # one place left

@@ -26,7 +26,6 @@ from admin.templating import redirect, render
 from bot import clock
 from handlers.reservations import api, calendar, forms
 from handlers.reservations import notify as reminders
-from handlers.reservations import service as reservation_service
 from handlers.reservations.models import (
     STATUS_LABELS,
     ClosureCreate,
@@ -45,6 +44,10 @@ from handlers.reservations.models import (
     SlotRuleCreate,
     SlotRuleUpdate,
 )
+from handlers.reservations.service import reservations as reservation_service
+from handlers.reservations.service import setup as setup_service
+from handlers.reservations.service import slots as slot_service
+from handlers.reservations.service.errors import InvalidTransition, NotToday, ReservationError
 
 HERE = FilePath(__file__).parent
 STATIC_DIR = HERE / "static"
@@ -125,8 +128,8 @@ def _name_of(request: Request, actor: Actor, reservation: Reservation) -> str:
 
 
 def _lookups(db_session: DbSession) -> tuple[dict[str, Procedure], dict[str, Office]]:
-    procedures = {p.id: p for p in reservation_service.get_all_procedures(db_session=db_session, active_only=False)}
-    offices = {o.id: o for o in reservation_service.get_all_offices(db_session=db_session, active_only=False)}
+    procedures = {p.id: p for p in setup_service.get_all_procedures(db_session=db_session, active_only=False)}
+    offices = {o.id: o for o in setup_service.get_all_offices(db_session=db_session, active_only=False)}
     return procedures, offices
 
 
@@ -168,7 +171,7 @@ def list_reservations(
     active_offices = [o for o in offices.values() if o.is_active and (not office or o.id == office)]
     sections = []
     for each in active_offices:
-        slots = reservation_service.get_slots_for_day(db_session=db_session, office_id=each.id, day=shown_day)
+        slots = slot_service.get_slots_for_day(db_session=db_session, office_id=each.id, day=shown_day)
         bookings = reservation_service.get_all_for_day(db_session=db_session, day=shown_day, office_id=each.id)
         by_slot: dict[int, list[dict[str, Any]]] = {}
         for reservation in bookings:
@@ -282,9 +285,9 @@ def record_visit(
     before = ReservationRead.of(reservation)
     try:
         reservation_service.record_visit(db_session=db_session, reservation=reservation, action=action)
-    except reservation_service.NotToday:
+    except NotToday:
         return redirect(f"{BASE}/{reservation.id}", error=NOT_TODAY)
-    except reservation_service.InvalidTransition:
+    except InvalidTransition:
         return redirect(f"{BASE}/{reservation.id}", error="この予約の状態では、その操作はできません。")
     _audit(
         actor,
@@ -309,7 +312,7 @@ def cancel_reservation(
     before = ReservationRead.of(reservation)
     try:
         reservation_service.cancel(db_session=db_session, reservation=reservation, reason=reason or "staff")
-    except reservation_service.InvalidTransition:
+    except InvalidTransition:
         return redirect(f"{BASE}/{reservation.id}", error="この予約は取り消せません（受付済みか、取り消し済みです）。")
     # The citizen hears of it by LINE, in this same transaction (outbox).
     told = reminders.queue_cancelled_by_staff(db_session=db_session, reservation_id=reservation.id)
@@ -352,13 +355,13 @@ def _new_form(
     values: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    procedures = reservation_service.get_all_procedures(db_session=db_session)
+    procedures = setup_service.get_all_procedures(db_session=db_session)
     procedure = next((p for p in procedures if p.id == procedure_id), None)
-    offices = reservation_service.offices_for(db_session=db_session, procedure=procedure) if procedure else []
+    offices = setup_service.offices_for(db_session=db_session, procedure=procedure) if procedure else []
     office = next((o for o in offices if o.id == office_id), None)
     slots: list[CounterSlot] = []
     if office is not None:
-        slots = reservation_service.available_slots(
+        slots = slot_service.available_slots(
             db_session=db_session,
             office_id=office.id,
             day=day,
@@ -404,7 +407,7 @@ async def create_reservation(request: Request, actor: CurrentStaff, db_session: 
         booked = reservation_service.create(
             db_session=db_session, reservation_in=reservation_in, settings=request.app.state.settings
         )
-    except (ValueError, ValidationError, reservation_service.ReservationError) as exc:
+    except (ValueError, ValidationError, ReservationError) as exc:
         message = api.error_message(exc)
         return _new_form(
             request, db_session, procedure_id, office_id, day, error=message, values=values, status_code=400
@@ -426,11 +429,11 @@ def adjust_slot(
     capacity: Annotated[int, Form(ge=0, le=100)],
     closed: Annotated[str, Form(max_length=5)] = "",
 ) -> Response:
-    slot = reservation_service.get_slot(db_session=db_session, slot_id=slot_id)
+    slot = slot_service.get_slot(db_session=db_session, slot_id=slot_id)
     if slot is None:
         raise HTTPException(status_code=404, detail="その予約枠は見つかりません。")
     before = {"capacity": slot.capacity, "is_closed": slot.is_closed}
-    reservation_service.adjust_slot(db_session=db_session, slot=slot, capacity=capacity, is_closed=closed == "1")
+    slot_service.adjust_slot(db_session=db_session, slot=slot, capacity=capacity, is_closed=closed == "1")
     _audit(
         actor,
         db_session,
@@ -456,8 +459,8 @@ def show_setup(request: Request, actor: CurrentStaff, db_session: DbSession) -> 
         {
             "procedures": list(procedures.values()),
             "offices": list(offices.values()),
-            "rules": reservation_service.get_all_rules(db_session=db_session),
-            "closures": reservation_service.get_all_closures(db_session=db_session, since=_today()),
+            "rules": setup_service.get_all_rules(db_session=db_session),
+            "closures": setup_service.get_all_closures(db_session=db_session, since=_today()),
             "fields": list(forms.FIELDS.values()),
             "weekdays": list(enumerate(WEEKDAYS)),
             "can_edit": actor.role != "viewer",
@@ -503,18 +506,18 @@ async def save_procedure(request: Request, actor: CurrentStaff, db_session: DbSe
     form = await _form(request)
     try:
         values = _procedure_values(form)
-        existing = reservation_service.get_procedure(db_session=db_session, procedure_id=str(form.get("id", "")))
+        existing = setup_service.get_procedure(db_session=db_session, procedure_id=str(form.get("id", "")))
         if existing is None:
-            procedure = reservation_service.create_procedure(
+            procedure = setup_service.create_procedure(
                 db_session=db_session, procedure_in=ProcedureCreate(id=str(form.get("id", "")), **values)
             )
             before = None
         else:
             before = _procedure_snapshot(existing)
-            procedure = reservation_service.update_procedure(
+            procedure = setup_service.update_procedure(
                 db_session=db_session, procedure=existing, procedure_in=ProcedureUpdate(**values)
             )
-    except (ValueError, ValidationError, reservation_service.ReservationError):
+    except (ValueError, ValidationError, ReservationError):
         return redirect(SETUP, error="手続きの内容が正しくありません（IDは半角英小文字・数字、名前は必須です）。")
     _audit(
         actor,
@@ -558,18 +561,18 @@ async def save_office(request: Request, actor: CurrentStaff, db_session: DbSessi
         "is_active": form.get("is_active") == "1",
     }
     try:
-        existing = reservation_service.get_office(db_session=db_session, office_id=str(form.get("id", "")))
+        existing = setup_service.get_office(db_session=db_session, office_id=str(form.get("id", "")))
         if existing is None:
-            office = reservation_service.create_office(
+            office = setup_service.create_office(
                 db_session=db_session, office_in=OfficeCreate(id=str(form.get("id", "")), **values)
             )
             before = None
         else:
             before = {k: getattr(existing, k) for k in values}
-            office = reservation_service.update_office(
+            office = setup_service.update_office(
                 db_session=db_session, office=existing, office_in=OfficeUpdate(**values)
             )
-    except (ValueError, ValidationError, reservation_service.ReservationError):
+    except (ValueError, ValidationError, ReservationError):
         return redirect(SETUP, error="窓口の内容が正しくありません（時刻は 08:30 の形で入力してください）。")
     _audit(
         actor,
@@ -597,16 +600,16 @@ async def save_rule(request: Request, actor: CurrentStaff, db_session: DbSession
             "is_active": form.get("is_active") == "1",
         }
         rule_id = int(form.get("rule_id") or 0)
-        rule = reservation_service.get_rule(db_session=db_session, rule_id=rule_id) if rule_id else None
+        rule = setup_service.get_rule(db_session=db_session, rule_id=rule_id) if rule_id else None
         if rule is None:
-            rule = reservation_service.create_rule(
+            rule = setup_service.create_rule(
                 db_session=db_session, rule_in=SlotRuleCreate(office_id=str(form.get("office_id", "")), **values)
             )
             before = None
         else:
             before = {k: getattr(rule, k) for k in values}
-            rule = reservation_service.update_rule(db_session=db_session, rule=rule, rule_in=SlotRuleUpdate(**values))
-    except (ValueError, ValidationError, reservation_service.ReservationError):
+            rule = setup_service.update_rule(db_session=db_session, rule=rule, rule_in=SlotRuleUpdate(**values))
+    except (ValueError, ValidationError, ReservationError):
         return redirect(SETUP, error="予約枠のルールが正しくありません（曜日を選び、開始は終了より前にしてください）。")
     _audit(
         actor,
@@ -622,11 +625,11 @@ async def save_rule(request: Request, actor: CurrentStaff, db_session: DbSession
 
 @router.post("/reservations-setup/rules/{rule_id}/delete", dependencies=counter_only)
 def delete_rule(actor: CurrentStaff, db_session: DbSession, rule_id: Annotated[int, Path(ge=1, le=MAX_ID)]) -> Response:
-    rule = reservation_service.get_rule(db_session=db_session, rule_id=rule_id)
+    rule = setup_service.get_rule(db_session=db_session, rule_id=rule_id)
     if rule is None:
         raise HTTPException(status_code=404, detail="そのルールは見つかりません。")
     before = {k: getattr(rule, k) for k in RULE_FIELDS}
-    reservation_service.delete_rule(db_session=db_session, rule=rule)
+    setup_service.delete_rule(db_session=db_session, rule=rule)
     _audit(actor, db_session, "reservation.rule", "slot_rule", rule_id, before=before, summary="削除")
     return redirect(SETUP, notice="予約枠のルールを削除しました（予約が入っている枠は残ります）。")
 
@@ -640,10 +643,10 @@ def add_closure(
     reason: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     try:
-        closure, held = reservation_service.create_closure(
+        closure, held = setup_service.create_closure(
             db_session=db_session, closure_in=ClosureCreate(office_id=office_id or None, day=day, reason=reason)
         )
-    except (ValidationError, reservation_service.ReservationError):
+    except (ValidationError, ReservationError):
         return redirect(SETUP, error="その日はすでに休止日です。")
     _audit(
         actor,
@@ -663,11 +666,11 @@ def add_closure(
 def delete_closure(
     actor: CurrentStaff, db_session: DbSession, closure_id: Annotated[int, Path(ge=1, le=MAX_ID)]
 ) -> Response:
-    closure = reservation_service.get_closure(db_session=db_session, closure_id=closure_id)
+    closure = setup_service.get_closure(db_session=db_session, closure_id=closure_id)
     if closure is None:
         raise HTTPException(status_code=404, detail="その休止日は見つかりません。")
     before = {"office_id": closure.office_id, "day": closure.day, "reason": closure.reason}
-    reservation_service.delete_closure(db_session=db_session, closure=closure)
+    setup_service.delete_closure(db_session=db_session, closure=closure)
     _audit(actor, db_session, "reservation.closure", "closure", closure_id, before=before, summary="削除")
     return redirect(SETUP, notice="休止日を取り消しました。")
 

@@ -20,7 +20,6 @@ from admin.auth import CurrentStaff, DbSession, require_role
 from admin.models import Actor
 from bot import clock
 from handlers.reservations import notify as reminders
-from handlers.reservations import service as reservation_service
 from handlers.reservations.models import (
     ProcedureRead,
     Reservation,
@@ -30,6 +29,10 @@ from handlers.reservations.models import (
     ReservationWithAnswersRead,
     SlotRead,
 )
+from handlers.reservations.service import reservations as reservation_service
+from handlers.reservations.service import setup as setup_service
+from handlers.reservations.service import slots as slot_service
+from handlers.reservations.service.errors import InvalidAnswers, NotFound, ReservationError
 
 MAX_ID = 2**31 - 1
 router = APIRouter(prefix="/reservations", tags=["reservations"])
@@ -54,18 +57,18 @@ MESSAGES = {
 
 
 def error_message(exc: Exception) -> str:
-    if isinstance(exc, reservation_service.InvalidAnswers):
+    if isinstance(exc, InvalidAnswers):
         from handlers.reservations.forms import FIELDS
 
         field = FIELDS.get(exc.field)
         return f"「{field.label}」の入力が正しくありません。" if field else MESSAGES["invalid_answers"]
-    if isinstance(exc, reservation_service.ReservationError):
+    if isinstance(exc, ReservationError):
         return MESSAGES.get(exc.code, "受け付けられませんでした。")
     return "入力内容が正しくありません。"
 
 
-def _refuse(exc: reservation_service.ReservationError) -> HTTPException:
-    status = 404 if isinstance(exc, reservation_service.NotFound) else 422 if exc.code == "invalid_answers" else 409
+def _refuse(exc: ReservationError) -> HTTPException:
+    status = 404 if isinstance(exc, NotFound) else 422 if exc.code == "invalid_answers" else 409
     return HTTPException(status_code=status, detail=error_message(exc))
 
 
@@ -89,7 +92,7 @@ CurrentReservation = Annotated[Reservation, Depends(_reservation)]
 
 @router.get("/procedures", response_model=list[ProcedureRead], summary="予約できる手続きの一覧")
 def list_procedures(db_session: DbSession) -> list[ProcedureRead]:
-    return [ProcedureRead.model_validate(p) for p in reservation_service.get_all_procedures(db_session=db_session)]
+    return [ProcedureRead.model_validate(p) for p in setup_service.get_all_procedures(db_session=db_session)]
 
 
 @router.get("/slots", response_model=list[SlotRead], summary="空いている予約枠（窓口・日ごと）", responses=ERRORS)
@@ -100,13 +103,13 @@ def list_slots(
     day: Annotated[date, Query(description="日付（日本時間）")],
     procedure_id: Annotated[str | None, Query(max_length=32)] = None,
 ) -> list[SlotRead]:
-    if reservation_service.get_office(db_session=db_session, office_id=office_id) is None:
+    if setup_service.get_office(db_session=db_session, office_id=office_id) is None:
         raise HTTPException(status_code=404, detail="その窓口は見つかりません。")
     if procedure_id:
-        procedure = reservation_service.get_active_procedure(db_session=db_session, procedure_id=procedure_id)
+        procedure = setup_service.get_active_procedure(db_session=db_session, procedure_id=procedure_id)
         if procedure is None or office_id not in procedure.office_ids:
             return []
-    slots = reservation_service.available_slots(
+    slots = slot_service.available_slots(
         db_session=db_session,
         office_id=office_id,
         day=day,
@@ -152,7 +155,7 @@ def create_booking(request: Request, actor: CurrentStaff, db_session: DbSession,
         )
     except ValidationError:
         raise HTTPException(status_code=422, detail="入力内容が正しくありません。") from None
-    except reservation_service.ReservationError as exc:
+    except ReservationError as exc:
         raise _refuse(exc) from None
     audit.record(
         db_session=db_session,
@@ -198,7 +201,7 @@ def check_in(
     before = ReservationRead.of(reservation)
     try:
         reservation_service.check_in(db_session=db_session, reservation=reservation)
-    except reservation_service.ReservationError as exc:
+    except ReservationError as exc:
         raise _refuse(exc) from None
     audit.record(
         db_session=db_session,
@@ -234,7 +237,7 @@ def cancel_booking(
     before = ReservationRead.of(reservation)
     try:
         reservation_service.cancel(db_session=db_session, reservation=reservation, reason=reason)
-    except reservation_service.ReservationError as exc:
+    except ReservationError as exc:
         raise _refuse(exc) from None
     reminders.queue_cancelled_by_staff(db_session=db_session, reservation_id=reservation.id)
     audit.record(

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from bot.capability import Capability, Job
 from handlers.reservations import flow
-from handlers.reservations import service as reservation_service
+from handlers.reservations.service import seed as counter_seed
 
 
 def _admin() -> Sequence[Any]:
@@ -28,7 +28,7 @@ def _public() -> APIRouter:
 
 def _seed(db_session: Session) -> None:
     # Counter offices, procedures and slot rules (sample data): what is missing is added.
-    reservation_service.seed(db_session=db_session)
+    counter_seed.seed(db_session=db_session)
 
 
 CAPABILITY = Capability(

@@ -31,7 +31,6 @@ from bot.messages import (
 )
 from bot.messages import text as text_message
 from handlers.reservations import calendar, cards, crypto, forms
-from handlers.reservations import service as reservation_service
 from handlers.reservations.models import (
     CounterSlot,
     Office,
@@ -40,6 +39,17 @@ from handlers.reservations.models import (
     ReservationChannel,
     ReservationCreate,
     ReservationStatus,
+)
+from handlers.reservations.service import reservations as reservation_service
+from handlers.reservations.service import setup as setup_service
+from handlers.reservations.service import slots as slot_service
+from handlers.reservations.service.errors import (
+    InvalidAnswers,
+    InvalidTransition,
+    LimitReached,
+    ReservationError,
+    SlotFull,
+    SlotNotBookable,
 )
 from nlu.normalize import normalise
 
@@ -108,12 +118,12 @@ def _answer_text(turn: Turn) -> bool:
 
 def _procedure(turn: Turn) -> Procedure | None:
     proc = turn.data.get("proc")
-    return reservation_service.get_active_procedure(db_session=turn.db_session, procedure_id=proc) if proc else None
+    return setup_service.get_active_procedure(db_session=turn.db_session, procedure_id=proc) if proc else None
 
 
 def _office(turn: Turn, procedure: Procedure) -> Office | None:
     office_id = turn.data.get("office")
-    offices = reservation_service.offices_for(db_session=turn.db_session, procedure=procedure)
+    offices = setup_service.offices_for(db_session=turn.db_session, procedure=procedure)
     return next((o for o in offices if o.id == office_id), None)
 
 
@@ -149,7 +159,7 @@ def _day(turn: Turn) -> date | None:
 
 
 def _slots(turn: Turn, office: Office, day: date) -> list[CounterSlot]:
-    return reservation_service.available_slots(
+    return slot_service.available_slots(
         db_session=turn.db_session, office_id=office.id, day=day, now=turn.now, settings=turn.settings
     )
 
@@ -175,7 +185,7 @@ def _advance(turn: Turn) -> StepResult:
         return _ask_procedure(turn)
     office = _office(turn, procedure)
     if office is None:
-        offices = reservation_service.offices_for(db_session=turn.db_session, procedure=procedure)
+        offices = setup_service.offices_for(db_session=turn.db_session, procedure=procedure)
         if len(offices) != 1:
             return _ask_office(turn, procedure, offices)
         office = offices[0]
@@ -209,7 +219,7 @@ def _advance(turn: Turn) -> StepResult:
 
 
 def _ask_procedure(turn: Turn) -> StepResult:
-    procedures = reservation_service.get_all_procedures(db_session=turn.db_session)
+    procedures = setup_service.get_all_procedures(db_session=turn.db_session)
     items = [postback_item(p.name, "rsv_proc", display=p.name, id=p.id) for p in procedures[:12]]
     items.append(postback_item(t("reservations.button_quit"), "rsv_quit", display=t("reservations.button_quit")))
     turn.say(text_message(t("reservations.ask_procedure"), items))
@@ -226,7 +236,7 @@ def _ask_office(turn: Turn, procedure: Procedure, offices: list[Office]) -> Step
 
 
 def _ask_date(turn: Turn, office: Office) -> StepResult:
-    days = reservation_service.available_days(
+    days = slot_service.available_days(
         db_session=turn.db_session, office_id=office.id, now=turn.now, settings=turn.settings, limit=MAX_DAY_BUTTONS
     )
     if not days:
@@ -368,7 +378,7 @@ def start(turn: Turn) -> StepResult:
     turn.data = {}
     nlu = turn.nlu
     if nlu is not None:
-        procedure = reservation_service.find_procedure(db_session=turn.db_session, words=nlu.entity_values("procedure"))
+        procedure = setup_service.find_procedure(db_session=turn.db_session, words=nlu.entity_values("procedure"))
         if procedure is not None:
             turn.data["proc"] = procedure.id
         day = nlu.entity("date")
@@ -390,7 +400,7 @@ def start(turn: Turn) -> StepResult:
 
 def pick_procedure(turn: Turn) -> StepResult:
     """Stores the procedure chosen on a button (if it is one we offer) and asks for the office."""
-    procedure = reservation_service.get_active_procedure(
+    procedure = setup_service.get_active_procedure(
         db_session=turn.db_session, procedure_id=turn.postback_fields.get("id", "")
     )
     if procedure is None:
@@ -403,9 +413,7 @@ def pick_procedure(turn: Turn) -> StepResult:
 def procedure_in_words(turn: Turn) -> StepResult:
     """「転入届」 typed: the procedure it names, or the buttons again."""
     words = turn.nlu.entity_values("procedure") if turn.nlu else []
-    procedure = reservation_service.find_procedure(
-        db_session=turn.db_session, words=[*words, (turn.text or "").strip()]
-    )
+    procedure = setup_service.find_procedure(db_session=turn.db_session, words=[*words, (turn.text or "").strip()])
     if procedure is None:
         turn.say(text_message(t("reservations.unknown_procedure")))
         return _ask_procedure(turn)
@@ -419,7 +427,7 @@ def pick_office(turn: Turn) -> StepResult:
     procedure = _procedure(turn)
     if procedure is None:
         return _advance(turn)
-    offices = reservation_service.offices_for(db_session=turn.db_session, procedure=procedure)
+    offices = setup_service.offices_for(db_session=turn.db_session, procedure=procedure)
     chosen = turn.postback_fields.get("id") if turn.postback else None
     if turn.text is not None:
         typed = _words(turn)
@@ -565,17 +573,17 @@ def confirm(turn: Turn) -> StepResult:
         booked = reservation_service.create(
             db_session=turn.db_session, reservation_in=reservation_in, settings=turn.settings, now=turn.now
         )
-    except reservation_service.SlotFull:
+    except SlotFull:
         turn.say(text_message(t("reservations.slot_taken")))
         _forget(turn, "slot", "nonce")
         return _advance(turn)
-    except reservation_service.SlotNotBookable:
+    except SlotNotBookable:
         day = _day(turn)
         if day is not None:
             turn.say(text_message(t("reservations.date_unavailable", date=cards.day_text(day))))
         _forget(turn, "slot", "day", "part", "nonce")
         return _advance(turn)
-    except reservation_service.LimitReached:
+    except LimitReached:
         turn.say(
             text_message(
                 t("reservations.limit_reached", max=turn.settings.reservation_max_active),
@@ -583,7 +591,7 @@ def confirm(turn: Turn) -> StepResult:
             )
         )
         return END
-    except reservation_service.InvalidAnswers:
+    except InvalidAnswers:
         turn.data["field"] = 0
         return _advance(turn)
     _say_booked(turn, booked.reservation, booked.token, again=not booked.created)
@@ -606,8 +614,8 @@ def confirm_again(turn: Turn) -> StepResult:
 
 
 def _say_booked(turn: Turn, reservation: Reservation, token: str | None, *, again: bool = False) -> None:
-    procedure = reservation_service.get_procedure(db_session=turn.db_session, procedure_id=reservation.procedure_id)
-    office = reservation_service.get_office(db_session=turn.db_session, office_id=reservation.office_id)
+    procedure = setup_service.get_procedure(db_session=turn.db_session, procedure_id=reservation.procedure_id)
+    office = setup_service.get_office(db_session=turn.db_session, office_id=reservation.office_id)
     assert procedure is not None and office is not None
     lead = t("reservations.booked_again") if again else None
     turn.say(*cards.booked_messages(turn.settings, reservation, procedure, office, token, lead=lead))
@@ -635,7 +643,7 @@ def back(turn: Turn) -> StepResult:
     elif state == State.DATE:
         if data.get("change"):
             return quit_flow(turn)
-        offices = reservation_service.offices_for(db_session=turn.db_session, procedure=procedure) if procedure else []
+        offices = setup_service.offices_for(db_session=turn.db_session, procedure=procedure) if procedure else []
         _forget(turn, "office", "day") if len(offices) > 1 else _forget(turn, "proc", "office", "day")
     elif state == State.OFFICE:
         _forget(turn, "proc", "office")
@@ -683,8 +691,8 @@ def show_bookings(turn: Turn) -> StepResult:
         return END
     items = []
     for reservation in upcoming:
-        procedure = reservation_service.get_procedure(db_session=turn.db_session, procedure_id=reservation.procedure_id)
-        office = reservation_service.get_office(db_session=turn.db_session, office_id=reservation.office_id)
+        procedure = setup_service.get_procedure(db_session=turn.db_session, procedure_id=reservation.procedure_id)
+        office = setup_service.get_office(db_session=turn.db_session, office_id=reservation.office_id)
         if procedure is not None and office is not None:
             items.append((reservation, procedure, office))
     intro = t("reservations.list_intro", count=len(items))
@@ -720,8 +728,8 @@ def ask_cancel(turn: Turn) -> StepResult:
     if reservation.status != ReservationStatus.BOOKED:
         turn.say(menu_text(t("reservations.not_changeable")))
         return END
-    procedure = reservation_service.get_procedure(db_session=turn.db_session, procedure_id=reservation.procedure_id)
-    office = reservation_service.get_office(db_session=turn.db_session, office_id=reservation.office_id)
+    procedure = setup_service.get_procedure(db_session=turn.db_session, procedure_id=reservation.procedure_id)
+    office = setup_service.get_office(db_session=turn.db_session, office_id=reservation.office_id)
     question = t(
         "reservations.cancel_ask",
         date=cards.day_text(reservation.visit_day),
@@ -743,7 +751,7 @@ def cancel(turn: Turn) -> StepResult:
         return END
     try:
         reservation_service.cancel(db_session=turn.db_session, reservation=reservation, reason="citizen", now=turn.now)
-    except reservation_service.InvalidTransition:
+    except InvalidTransition:
         turn.say(menu_text(t("reservations.not_changeable")))
         return END
     turn.say(menu_text(t("reservations.cancelled")))
@@ -780,11 +788,11 @@ def change(turn: Turn) -> StepResult:
             settings=turn.settings,
             now=turn.now,
         )
-    except reservation_service.SlotFull:
+    except SlotFull:
         turn.say(text_message(t("reservations.slot_taken")))
         _forget(turn, "slot")
         return _advance(turn)
-    except reservation_service.ReservationError:
+    except ReservationError:
         turn.say(menu_text(t("reservations.not_changeable")))
         return END
     _say_booked(turn, reservation, reservation_service.token_of(reservation, turn.settings), again=False)

@@ -14,8 +14,8 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from handlers.reservations import qr
-from handlers.reservations import service as reservation_service
 from handlers.reservations.models import ReservationStatus
+from handlers.reservations.service import reservations as reservation_service
 
 router = APIRouter()
 CACHE_CONTROL = "private, max-age=86400, immutable"

@@ -29,6 +29,8 @@ from bot.db import Base, JSONType, UTCDateTime
 
 CODE_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"
 HHMM_PATTERN = r"^([01]\d|2[0-3]):[0-5]\d$"
+# Ids are 32-bit integers: anything outside is "not found", before it reaches the database.
+MAX_ID = 2**31 - 1
 
 
 class ReservationStatus(StrEnum):
@@ -355,7 +357,7 @@ class ReservationCreate(BaseModel):
     """What the flow, the admin and the API send in. `answers` are validated per field (forms.py)."""
 
     procedure_id: str = Field(pattern=CODE_PATTERN)
-    slot_id: int = Field(ge=1, le=2**31 - 1)
+    slot_id: int = Field(ge=1, le=MAX_ID)
     answers: dict[str, str] = Field(default_factory=dict)
     channel: ReservationChannel = ReservationChannel.LINE
     line_user_id: str | None = Field(default=None, max_length=64)

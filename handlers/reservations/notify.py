@@ -24,21 +24,21 @@ from bot.db import Database
 from bot.messages import postback_item, text, to_json
 from bot.settings import Settings
 from handlers.reservations import cards
-from handlers.reservations import service as reservation_service
 from handlers.reservations.models import ReminderKind, Reservation
+from handlers.reservations.service import reminders as reminder_service
+from handlers.reservations.service import reservations as reservation_service
+from handlers.reservations.service import setup as setup_service
 from notifications import scheduler
 
 log = logging.getLogger(__name__)
 
 
 def _queue_reminder(db_session: Session, settings: Settings, reservation: Reservation, kind: ReminderKind) -> bool:
-    procedure = reservation_service.get_procedure(db_session=db_session, procedure_id=reservation.procedure_id)
-    office = reservation_service.get_office(db_session=db_session, office_id=reservation.office_id)
+    procedure = setup_service.get_procedure(db_session=db_session, procedure_id=reservation.procedure_id)
+    office = setup_service.get_office(db_session=db_session, office_id=reservation.office_id)
     if procedure is None or office is None or reservation.line_user_id is None:
         return False
-    if not reservation_service.claim_reminder(
-        db_session=db_session, reservation=reservation, kind=kind, now=clock.now()
-    ):
+    if not reminder_service.claim_reminder(db_session=db_session, reservation=reservation, kind=kind, now=clock.now()):
         return False
     show_qr = t("reservations.button_show_qr")
     message = text(
@@ -59,7 +59,7 @@ def send_reminder(*, db: Database, settings: Settings, reservation_id: int, kind
     reminder = ReminderKind(kind)
     with db.session() as db_session:
         reservation = reservation_service.get(db_session=db_session, reservation_id=reservation_id)
-        if reservation is None or not reservation_service.reminder_is_due(reservation, reminder, clock.now(), settings):
+        if reservation is None or not reminder_service.reminder_is_due(reservation, reminder, clock.now(), settings):
             return False
         return _queue_reminder(db_session, settings, reservation, reminder)
 
@@ -67,7 +67,7 @@ def send_reminder(*, db: Database, settings: Settings, reservation_id: int, kind
 def send_due(*, db: Database, settings: Settings) -> int:
     """Every reminder that has fallen due and not gone out (each in its own transaction)."""
     with db.session() as db_session:
-        due = reservation_service.due_reminders(db_session=db_session, now=clock.now(), settings=settings)
+        due = reminder_service.due_reminders(db_session=db_session, now=clock.now(), settings=settings)
     sent = 0
     for reservation_id, kind in due:
         try:
@@ -107,7 +107,7 @@ def queue_cancelled_by_staff(*, db_session: Session, reservation_id: int) -> boo
     reservation = reservation_service.get(db_session=db_session, reservation_id=reservation_id)
     if reservation is None or reservation.line_user_id is None:
         return False
-    procedure = reservation_service.get_procedure(db_session=db_session, procedure_id=reservation.procedure_id)
+    procedure = setup_service.get_procedure(db_session=db_session, procedure_id=reservation.procedure_id)
     if procedure is None:
         return False
     body = t(

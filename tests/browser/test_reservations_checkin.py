@@ -12,8 +12,10 @@ import pytest
 from admin.models import Actor, StaffRole
 from admin.service import create_user
 from bot import clock
-from handlers.reservations import service as reservation_service
 from handlers.reservations.models import Reservation, ReservationCreate, ReservationStatus
+from handlers.reservations.service import reservations as reservation_service
+from handlers.reservations.service import seed as counter_seed
+from handlers.reservations.service import slots as slot_service
 from tests.support import LiveApp
 
 pytestmark = pytest.mark.browser
@@ -25,8 +27,8 @@ WEDNESDAY_MORNING = datetime(2026, 11, 25, 9, 55, tzinfo=clock.TOKYO)
 
 def _book(app: LiveApp) -> tuple[int, str]:
     with app.db.session() as db_session:
-        reservation_service.seed(db_session=db_session)
-        slots = reservation_service.get_slots_for_day(db_session=db_session, office_id="honcho", day=date(2026, 11, 25))
+        counter_seed.seed(db_session=db_session)
+        slots = slot_service.get_slots_for_day(db_session=db_session, office_id="honcho", day=date(2026, 11, 25))
         booked = reservation_service.create(
             db_session=db_session,
             reservation_in=ReservationCreate(

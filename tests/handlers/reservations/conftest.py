@@ -12,7 +12,7 @@ from urllib.parse import parse_qs
 import pytest
 
 from bot import clock
-from handlers.reservations import service as reservation_service
+from handlers.reservations.service import seed as counter_seed
 from tests.support import LiveApp, post_webhook, wait_until
 
 # Tuesday 24 November 2026, 10:00 in Tokyo: Wednesday the 25th is bookable (cutoff Tuesday 17:00).
@@ -23,7 +23,7 @@ TUESDAY = datetime(2026, 11, 24, 10, 0, tzinfo=clock.TOKYO)
 def rsv_app(app: LiveApp) -> Iterator[LiveApp]:
     clock.travel_to(TUESDAY)
     with app.db.session() as db_session:
-        reservation_service.seed(db_session=db_session)
+        counter_seed.seed(db_session=db_session)
     yield app
 
 

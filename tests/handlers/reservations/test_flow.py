@@ -16,8 +16,8 @@ from sqlalchemy import select
 
 from bot import clock
 from bot.catalog import t
-from handlers.reservations import service as reservation_service
 from handlers.reservations.models import CounterSlot, Reservation, ReservationStatus
+from handlers.reservations.service import reservations as reservation_service
 from tests.handlers.reservations.conftest import (
     button,
     fields,

@@ -17,13 +17,14 @@ from bot.db import Database
 from bot.outbox import OutboxMessage
 from handlers.reservations import cards
 from handlers.reservations import notify as reminders
-from handlers.reservations import service as reservation_service
 from handlers.reservations.models import (
     ReminderSent,
     Reservation,
     ReservationChannel,
     ReservationCreate,
 )
+from handlers.reservations.service import reservations as reservation_service
+from handlers.reservations.service import slots as slot_service
 from notifications import scheduler
 from tests.handlers.reservations.conftest import new_citizen
 from tests.support import LiveApp, settled, texts, wait_until
@@ -39,7 +40,7 @@ ANSWERS = {
 
 def book(app: LiveApp, user: str, hhmm: str = "10:00") -> int:
     with app.db.session() as db_session:
-        slots = reservation_service.get_slots_for_day(
+        slots = slot_service.get_slots_for_day(
             db_session=db_session, office_id="honcho", day=datetime(2026, 11, 25).date()
         )
         slot = next(s for s in slots if cards.time_text(s.starts_at) == hhmm)
@@ -129,9 +130,7 @@ def test_a_booking_moved_to_another_day_is_reminded_again_and_late_bookings_are_
     with app.db.session() as db_session:
         reservation = db_session.get(Reservation, reservation_id)
         assert reservation is not None
-        thursday = reservation_service.get_slots_for_day(
-            db_session=db_session, office_id="honcho", day=at(26, 0).date()
-        )
+        thursday = slot_service.get_slots_for_day(db_session=db_session, office_id="honcho", day=at(26, 0).date())
         reservation_service.reschedule(
             db_session=db_session,
             reservation=reservation,
@@ -146,7 +145,7 @@ def test_a_booking_moved_to_another_day_is_reminded_again_and_late_bookings_are_
     app.settings.reminder_day_before_time = "16:00"
     clock.travel_to(at(26, 16, 30))
     with app.db.session() as db_session:
-        friday = reservation_service.get_slots_for_day(db_session=db_session, office_id="honcho", day=at(27, 0).date())
+        friday = slot_service.get_slots_for_day(db_session=db_session, office_id="honcho", day=at(27, 0).date())
         reservation_service.create(
             db_session=db_session,
             reservation_in=ReservationCreate(

@@ -17,7 +17,6 @@ from bot import clock
 from bot.db import Database
 from bot.settings import Settings, load_settings
 from handlers.reservations import qr
-from handlers.reservations import service as reservation_service
 from handlers.reservations.models import (
     ClosureCreate,
     CounterSlot,
@@ -26,6 +25,19 @@ from handlers.reservations.models import (
     ReservationCreate,
     ReservationStatus,
     SlotRuleUpdate,
+)
+from handlers.reservations.service import reservations as reservation_service
+from handlers.reservations.service import seed as counter_seed
+from handlers.reservations.service import setup as setup_service
+from handlers.reservations.service import slots as slot_service
+from handlers.reservations.service.errors import (
+    InvalidTransition,
+    LimitReached,
+    NotFound,
+    NotToday,
+    ProcedureNotAtOffice,
+    SlotFull,
+    SlotNotBookable,
 )
 from tests.handlers.reservations.conftest import TUESDAY
 
@@ -50,14 +62,14 @@ def db(database_url: str) -> Iterator[Database]:
     clock.travel_to(TUESDAY)
     database = Database(database_url)
     with database.session() as db_session:
-        reservation_service.seed(db_session=db_session)
+        counter_seed.seed(db_session=db_session)
     yield database
     database.dispose()
 
 
 def slot_at(db: Database, office: str, day: date, hhmm: str) -> int:
     with db.session() as db_session:
-        slots = reservation_service.get_slots_for_day(db_session=db_session, office_id=office, day=day)
+        slots = slot_service.get_slots_for_day(db_session=db_session, office_id=office, day=day)
         return next(s.id for s in slots if s.starts_at.astimezone(clock.TOKYO).strftime("%H:%M") == hhmm)
 
 
@@ -146,7 +158,7 @@ def test_the_last_place_goes_to_exactly_one_of_200_concurrent_attempts(
         try:
             book(database, settings, slot_id)
             result = "booked"
-        except reservation_service.SlotFull:
+        except SlotFull:
             result = "full"
         except Exception as exc:  # pragma: no cover - reported below
             result = f"error:{type(exc).__name__}:{exc}"[:200]
@@ -200,7 +212,7 @@ def test_the_same_confirm_key_books_once_even_when_processed_at_the_same_moment(
     assert len(ids) == 20 and len(set(ids)) == 1
     assert slot_row(db, other_slot).booked == 1
     # Someone else presenting the same key finds nothing of theirs.
-    with pytest.raises(reservation_service.NotFound):
+    with pytest.raises(NotFound):
         book(db, settings, other_slot, user="U" + uuid.uuid4().hex, key=key2)
 
 
@@ -208,7 +220,7 @@ def test_a_citizen_may_hold_a_limited_number_of_upcoming_bookings(db: Database, 
     user = "U" + uuid.uuid4().hex
     for hhmm in ("09:00", "09:30", "10:00"):
         book(db, settings, slot_at(db, "honcho", WEDNESDAY, hhmm), user=user)
-    with pytest.raises(reservation_service.LimitReached):
+    with pytest.raises(LimitReached):
         book(db, settings, slot_at(db, "honcho", WEDNESDAY, "13:00"), user=user)
     # Staff bookings (no LINE user) are not limited; a cancellation frees the citizen's count.
     book(db, settings, slot_at(db, "honcho", WEDNESDAY, "13:00"), channel=ReservationChannel.PHONE)
@@ -221,16 +233,16 @@ def test_a_citizen_may_hold_a_limited_number_of_upcoming_bookings(db: Database, 
 def test_line_bookings_keep_the_window_and_cutoff_staff_bookings_do_not(db: Database, settings: Settings) -> None:
     clock.travel_to(datetime(2026, 11, 24, 17, 30, tzinfo=clock.TOKYO))  # after Tuesday's cutoff
     slot_id = slot_at(db, "honcho", WEDNESDAY, "14:00")
-    with pytest.raises(reservation_service.SlotNotBookable):
+    with pytest.raises(SlotNotBookable):
         book(db, settings, slot_id)
     assert book(db, settings, slot_id, channel=ReservationChannel.COUNTER).created
     far = slot_at(db, "honcho", date(2027, 1, 6), "10:00")  # beyond 30 days
-    with pytest.raises(reservation_service.SlotNotBookable):
+    with pytest.raises(SlotNotBookable):
         book(db, settings, far)
-    with pytest.raises(reservation_service.ProcedureNotAtOffice):
+    with pytest.raises(ProcedureNotAtOffice):
         book(db, settings, slot_at(db, "ushimado", date(2026, 11, 26), "10:00"), procedure="mynumber")
     with db.session() as db_session:
-        days = reservation_service.available_days(
+        days = slot_service.available_days(
             db_session=db_session, office_id="honcho", now=clock.now(), settings=settings
         )
     assert days[0][0] == date(2026, 11, 26) and all(d.weekday() < 5 for d, _ in days)
@@ -251,7 +263,7 @@ def test_cancel_gives_the_place_back_once_and_a_change_moves_it(db: Database, se
         reservation = db_session.get(Reservation, booked.reservation.id)
         assert reservation is not None
         reservation_service.cancel(db_session=db_session, reservation=reservation, reason="citizen")
-        with pytest.raises(reservation_service.InvalidTransition):
+        with pytest.raises(InvalidTransition):
             reservation_service.cancel(db_session=db_session, reservation=reservation, reason="again")
     assert slot_row(db, second).booked == 0
     # A full slot refuses a change, and the booking stays where it was.
@@ -261,7 +273,7 @@ def test_cancel_gives_the_place_back_once_and_a_change_moves_it(db: Database, se
     with db.session() as db_session:
         reservation = db_session.get(Reservation, moving.reservation.id)
         assert reservation is not None
-        with pytest.raises(reservation_service.SlotFull):
+        with pytest.raises(SlotFull):
             reservation_service.reschedule(
                 db_session=db_session, reservation=reservation, slot_id=full, settings=settings
             )
@@ -272,38 +284,38 @@ def test_closures_and_rule_edits_change_what_can_be_booked(db: Database, setting
     thursday = date(2026, 11, 26)
     kept = book(db, settings, slot_at(db, "osafune", thursday, "10:00"))
     with db.session() as db_session:
-        closure, held = reservation_service.create_closure(
+        closure, held = setup_service.create_closure(
             db_session=db_session, closure_in=ClosureCreate(office_id="osafune", day=thursday, reason="停電")
         )
         assert held == 1
         days = [
             d
-            for d, _ in reservation_service.available_days(
+            for d, _ in slot_service.available_days(
                 db_session=db_session, office_id="osafune", now=clock.now(), settings=settings
             )
         ]
         assert thursday not in days
         assert (
-            reservation_service.available_slots(
+            slot_service.available_slots(
                 db_session=db_session, office_id="osafune", day=thursday, now=clock.now(), settings=settings
             )
             == []
         )
-    with pytest.raises(reservation_service.SlotNotBookable):
+    with pytest.raises(SlotNotBookable):
         book(db, settings, slot_at(db, "osafune", thursday, "11:00"))
     with db.session() as db_session:
-        reopened = reservation_service.get_closure(db_session=db_session, closure_id=closure.id)
+        reopened = setup_service.get_closure(db_session=db_session, closure_id=closure.id)
         assert reopened is not None
-        reservation_service.delete_closure(db_session=db_session, closure=reopened)
+        setup_service.delete_closure(db_session=db_session, closure=reopened)
     assert book(db, settings, slot_at(db, "osafune", thursday, "11:00")).created
     # A rule edit: capacity 2 for the osafune mornings; booked and hand-adjusted slots stand.
     with db.session() as db_session:
         rule = next(
             r
-            for r in reservation_service.get_all_rules(db_session=db_session, office_id="osafune")
+            for r in setup_service.get_all_rules(db_session=db_session, office_id="osafune")
             if r.start_time == "09:00"
         )
-        reservation_service.update_rule(db_session=db_session, rule=rule, rule_in=SlotRuleUpdate(capacity=2))
+        setup_service.update_rule(db_session=db_session, rule=rule, rule_in=SlotRuleUpdate(capacity=2))
     assert slot_row(db, slot_at(db, "osafune", thursday, "09:00")).capacity == 2
     assert slot_row(db, kept.reservation.slot_id).capacity == 1  # it holds a booking: unchanged
 
@@ -313,7 +325,7 @@ def test_check_in_only_on_the_day_and_in_order(db: Database, settings: Settings)
     with db.session() as db_session:
         reservation = db_session.get(Reservation, booked.reservation.id)
         assert reservation is not None
-        with pytest.raises(reservation_service.NotToday):
+        with pytest.raises(NotToday):
             reservation_service.check_in(db_session=db_session, reservation=reservation)
     clock.travel_to(datetime(2026, 11, 25, 8, 55, tzinfo=clock.TOKYO))
     with db.session() as db_session:
@@ -321,9 +333,9 @@ def test_check_in_only_on_the_day_and_in_order(db: Database, settings: Settings)
         assert reservation is not None
         reservation_service.check_in(db_session=db_session, reservation=reservation)
         assert reservation.status == ReservationStatus.ARRIVED and reservation.arrived_at is not None
-        with pytest.raises(reservation_service.InvalidTransition):
+        with pytest.raises(InvalidTransition):
             reservation_service.check_in(db_session=db_session, reservation=reservation)
-        with pytest.raises(reservation_service.InvalidTransition):
+        with pytest.raises(InvalidTransition):
             reservation_service.cancel(db_session=db_session, reservation=reservation, reason="late")
         reservation_service.record_visit(db_session=db_session, reservation=reservation, action="complete")
         assert reservation.status == ReservationStatus.DONE
@@ -352,12 +364,12 @@ def test_personal_data_is_purged_after_the_retention_period(db: Database, settin
 
 def test_seed_is_idempotent_and_keeps_staff_edits(db: Database) -> None:
     with db.session() as db_session:
-        procedure = reservation_service.get_procedure(db_session=db_session, procedure_id="juminhyo")
+        procedure = setup_service.get_procedure(db_session=db_session, procedure_id="juminhyo")
         assert procedure is not None
         procedure.name = "住民票の写し（郵送不可）"
-        assert reservation_service.seed(db_session=db_session) == 0
+        assert counter_seed.seed(db_session=db_session) == 0
     with db.session() as db_session:
-        names = [p.name for p in reservation_service.get_all_procedures(db_session=db_session)]
+        names = [p.name for p in setup_service.get_all_procedures(db_session=db_session)]
         assert len(names) == 9 and "住民票の写し（郵送不可）" in names
-        offices = [o.name for o in reservation_service.get_all_offices(db_session=db_session)]
+        offices = [o.name for o in setup_service.get_all_offices(db_session=db_session)]
         assert offices == ["本庁 市民課", "牛窓支所", "長船支所"]

@@ -13,7 +13,6 @@ from sqlalchemy import select
 
 from admin.models import AuditEntry, StaffRole
 from bot import clock
-from handlers.reservations import service as reservation_service
 from handlers.reservations.models import (
     Closure,
     Procedure,
@@ -22,6 +21,8 @@ from handlers.reservations.models import (
     ReservationCreate,
     ReservationStatus,
 )
+from handlers.reservations.service import reservations as reservation_service
+from handlers.reservations.service import slots as slot_service
 from tests.admin.conftest import add_staff, new_token, page_csrf, sign_in
 from tests.handlers.reservations.conftest import new_citizen
 from tests.support import LiveApp, texts, wait_until
@@ -39,7 +40,7 @@ ANSWERS = {
 
 def book(app: LiveApp, *, user: str | None = None, office: str = "honcho", hhmm: str = "10:00") -> tuple[int, str]:
     with app.db.session() as db_session:
-        slots = reservation_service.get_slots_for_day(db_session=db_session, office_id=office, day=WEDNESDAY)
+        slots = slot_service.get_slots_for_day(db_session=db_session, office_id=office, day=WEDNESDAY)
         slot = next(s for s in slots if s.starts_at.astimezone(clock.TOKYO).strftime("%H:%M") == hhmm)
         booked = reservation_service.create(
             db_session=db_session,
@@ -126,7 +127,7 @@ def test_phone_bookings_share_the_capacity_and_staff_cancel_tells_the_citizen(rs
     form = counter.get("/admin/reservations-new?procedure=inkan&office=osafune&day=2026-11-25")
     assert form.status_code == 200 and "answer_furigana" in form.text
     with app.db.session() as db_session:
-        slot = reservation_service.get_slots_for_day(db_session=db_session, office_id="osafune", day=WEDNESDAY)[0]
+        slot = slot_service.get_slots_for_day(db_session=db_session, office_id="osafune", day=WEDNESDAY)[0]
     values = {
         "procedure": "inkan",
         "office": "osafune",
@@ -171,7 +172,7 @@ def test_setup_edits_are_audited_and_take_effect(rsv_app: LiveApp, people) -> No
     with app.db.session() as db_session:
         assert [(c.office_id, c.day) for c in db_session.scalars(select(Closure))] == [("ushimado", date(2026, 11, 26))]
         assert (
-            reservation_service.available_slots(
+            slot_service.available_slots(
                 db_session=db_session,
                 office_id="ushimado",
                 day=date(2026, 11, 26),
