@@ -21,6 +21,7 @@ CAPABILITIES: tuple[str, ...] = (
     "handlers.reservations",
     "handlers.handoff",
     "handlers.gis",
+    "handlers.garbage",
     "handlers.faq",
     "handlers.welcome",
 )

@@ -6,8 +6,8 @@ conditional UPDATE before the push is queued in the same transaction, so a secon
 process) finds nothing to do. Blocked citizens are skipped (and not marked, so a returning friend
 is reminded again).
 
-Wiring: the scheduler runs `send_garbage_reminders` (a job of this capability); `madoguchi gis
-remind` does one sweep by hand (for cron).
+Wiring: the scheduler runs `send_garbage_reminders` (this capability's job "gis:garbage"); `madoguchi
+garbage remind` does one sweep by hand (for cron).
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from bot import outbox as outbox_service
 from bot.catalog import t
 from bot.db import Database
 from bot.messages import postback_item, text, to_json
-from handlers.gis import garbage as garbage_service
-from handlers.gis.garbage import DueReminder
+from handlers.garbage import service as garbage_service
+from handlers.garbage.service import DueReminder
 from notifications import scheduler
 
 log = logging.getLogger(__name__)

@@ -2,7 +2,7 @@
 年末年始 (and any other) closures; each citizen's district and evening-before reminder.
 
 Rules are rows (loaded from data/garbage_sample.yml, or the city's own file with
-`madoguchi gis import-garbage`): every week on some weekdays, the n-th weekday of each month,
+`madoguchi garbage import`): every week on some weekdays, the n-th weekday of each month,
 single dates, and closed periods that override everything.
 """
 
@@ -12,7 +12,6 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -20,9 +19,8 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot import clock
-from handlers.gis.models import GarbagePreference, GarbageRule
+from handlers.garbage.models import GarbagePreference, GarbageRule
 
-SAMPLE_FILE = Path(__file__).parent / "data" / "garbage_sample.yml"
 WEEKDAYS = "月火水木金土日"
 ALL_DISTRICTS = "*"
 CLOSED = "収集なし"
@@ -143,12 +141,8 @@ def replace_calendar(*, db_session: Session, text: str, source_name: str = "") -
     return len(rules)
 
 
-def seed(*, db_session: Session) -> bool:
-    """Loads the sample calendar when there is none."""
-    if db_session.scalar(select(GarbageRule.id).limit(1)) is not None:
-        return False
-    replace_calendar(db_session=db_session, text=SAMPLE_FILE.read_text(encoding="utf-8"))
-    return True
+def has_calendar(*, db_session: Session) -> bool:
+    return db_session.scalar(select(GarbageRule.id).limit(1)) is not None
 
 
 # --- the calendar --------------------------------------------------------------------------------
@@ -238,6 +232,12 @@ def categories(rules: list[GarbageRule]) -> list[str]:
 
 def get_preference(*, db_session: Session, line_user_id: str) -> GarbagePreference | None:
     return db_session.get(GarbagePreference, line_user_id)
+
+
+def get_district(*, db_session: Session, line_user_id: str) -> str | None:
+    """The district the citizen told us (邑久 / 牛窓 / 長船), or None when they never did."""
+    pref = get_preference(db_session=db_session, line_user_id=line_user_id)
+    return pref.district if pref is not None else None
 
 
 def set_district(*, db_session: Session, line_user_id: str, district: str) -> GarbagePreference:

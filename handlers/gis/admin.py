@@ -26,6 +26,7 @@ from handlers.gis import service as gis_service
 from handlers.gis.models import (
     HAZARD_LABELS,
     KIND_LABELS,
+    SHELTER_KINDS,
     STATUS_LABELS,
     Hazard,
     LayerMeta,
@@ -191,7 +192,7 @@ def change_shelter_status(
     status: Annotated[str, Form(max_length=16)],
 ) -> Response:
     place = gis_service.get_place(db_session=db_session, place_id=place_id)
-    if place is None or place.kind not in gis_service.SHELTER_KINDS:
+    if place is None or place.kind not in SHELTER_KINDS:
         raise HTTPException(status_code=404, detail="避難所が見つかりません。")
     try:
         new_status = ShelterStatus(status)
@@ -265,7 +266,7 @@ def map_context(db_session: Session) -> dict[str, Any]:
                 if not projection.inside(x, y):
                     continue
                 status = index.statuses[i]
-                active = kind in gis_service.SHELTER_KINDS and status != ShelterStatus.NOT_OPEN
+                active = kind in SHELTER_KINDS and status != ShelterStatus.NOT_OPEN
                 label = f"{index.names[i]}（{KIND_LABELS[kind]}"
                 if active:
                     label += f"・{STATUS_LABELS[status]}"

@@ -18,6 +18,7 @@ from admin.auth import CurrentStaff, DbSession, require_role
 from admin.models import Actor
 from handlers.gis import service as gis_service
 from handlers.gis.models import (
+    SHELTER_KINDS,
     STATUS_LABELS,
     Hazard,
     LayerRead,
@@ -76,7 +77,7 @@ def update_shelter_status(
     place_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
 ) -> ShelterRead:
     place = gis_service.get_place(db_session=db_session, place_id=place_id)
-    if place is None or place.kind not in gis_service.SHELTER_KINDS:
+    if place is None or place.kind not in SHELTER_KINDS:
         raise HTTPException(status_code=404, detail="避難所が見つかりません。")
     return record_status_change(db_session, actor, place, body.status)
 

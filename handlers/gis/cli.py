@@ -1,5 +1,8 @@
-"""`madoguchi gis ...`: load map layers and the garbage calendar, ask for the nearest places, send
-the garbage reminders that are due."""
+"""`madoguchi gis ...`: load map layers and ask for the nearest places.
+
+The garbage commands moved to `madoguchi garbage`; `gis import-garbage` and `gis remind` stay as
+hidden aliases that say so and run the new command.
+"""
 
 from __future__ import annotations
 
@@ -33,7 +36,7 @@ def _session() -> Iterator[Session]:
 
 @click.group("gis")
 def gis_group() -> None:
-    """Map information: shelters, evacuation sites, facilities, AEDs; the garbage calendar."""
+    """Map information: shelters, evacuation sites, facilities, AEDs."""
 
 
 @gis_group.command("import")
@@ -151,28 +154,34 @@ def nearest_command(lat: float, lon: float, kind: str, hazard: str | None, limit
     click.echo(json.dumps([f.model_dump(mode="json") for f in found], ensure_ascii=False, indent=2))
 
 
-@gis_group.command("import-garbage")
+# --- moved to `madoguchi garbage` -----------------------------------------------------------------
+
+
+def _moved(ctx: click.Context, old: str, new: str, name: str) -> click.Command:
+    """Says (in one line, on stderr) where the command went; answers the new command.
+
+    Found through the `madoguchi` command itself, which learns its groups from the capability list:
+    this package does not import the garbage capability.
+    """
+    click.echo(f"`madoguchi gis {old}` is deprecated: use `madoguchi {new}`.", err=True)
+    root = ctx.find_root().command
+    group = root.get_command(ctx, "garbage") if isinstance(root, click.Group) else None
+    command = group.get_command(ctx, name) if isinstance(group, click.Group) else None
+    if command is None:
+        raise click.ClickException("`madoguchi garbage` is not installed")
+    return command
+
+
+@gis_group.command("import-garbage", hidden=True)
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def import_garbage_command(file: Path) -> None:
-    """Replace the garbage calendar with FILE (YAML, see handlers/gis/data/garbage_sample.yml)."""
-    from handlers.gis import garbage
-
-    with _session() as db_session:
-        try:
-            count = garbage.replace_calendar(
-                db_session=db_session, text=file.read_text(encoding="utf-8"), source_name=file.name
-            )
-        except garbage.GarbageFileError as exc:
-            raise click.ClickException(f"refused: {exc} (the calendar was not changed)") from None
-    click.echo(f"garbage calendar: {count} rules")
+@click.pass_context
+def import_garbage_command(ctx: click.Context, file: Path) -> None:
+    """Deprecated: `madoguchi garbage import FILE`."""
+    ctx.invoke(_moved(ctx, "import-garbage", "garbage import FILE", "import"), file=file)
 
 
-@gis_group.command("remind")
-def remind_command() -> None:
-    """Queue the garbage reminders due now (the evening before); safe to run every few minutes."""
-    from bot import clock
-    from handlers.gis.garbage_notify import send_due_garbage_reminders
-
-    with _session() as db_session:
-        sent = send_due_garbage_reminders(db_session=db_session, now=clock.now())
-    click.echo(f"garbage reminders queued: {sent}")
+@gis_group.command("remind", hidden=True)
+@click.pass_context
+def remind_command(ctx: click.Context) -> None:
+    """Deprecated: `madoguchi garbage remind`."""
+    ctx.invoke(_moved(ctx, "remind", "garbage remind", "remind"))

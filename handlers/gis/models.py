@@ -1,16 +1,15 @@
 """Map information: layers of places (shelters, evacuation sites, facilities, AEDs) with where they
-come from, a shelter's status in a disaster, the garbage calendar, and each citizen's garbage
-district and reminder choice.
+come from, and a shelter's status in a disaster.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Boolean, Date, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.db import Base, JSONType, UTCDateTime
@@ -82,6 +81,12 @@ STATUS_LABELS: dict[ShelterStatus, str] = {
 }
 
 
+# Where people go in a disaster: the kinds with a status (開設中 / 満員 / 閉鎖).
+SHELTER_KINDS = (PlaceKind.SHELTER, PlaceKind.EMERGENCY_SITE)
+# A shelter in one of these means a disaster is on: answers lead with the open ones.
+ACTIVE_STATUSES = (ShelterStatus.OPEN, ShelterStatus.FULL)
+
+
 class LayerScope(StrEnum):
     CITY = "city"  # the city's own places
     NEIGHBOUR = "neighbour"  # a neighbouring city's (shown to people outside the city or near it)
@@ -131,35 +136,6 @@ class Place(Base):
     status: Mapped[ShelterStatus] = mapped_column(String(16), default=ShelterStatus.NOT_OPEN)
     status_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     status_updated_by: Mapped[str | None] = mapped_column(String(64))
-
-
-class GarbageRule(Base):
-    """When one kind of garbage is collected in one district (or, for `closed`, when nothing is)."""
-
-    __tablename__ = "gis_garbage_rules"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    district: Mapped[str] = mapped_column(String(32), index=True)  # "*" for every district
-    category: Mapped[str] = mapped_column(String(64))
-    # {"weekdays": [0, 3]} | {"nth": [[1, 2], [3, 2]]} (第1・第3水曜) | {"dates": ["2026-12-29"]}
-    # | {"closed": [["12-31", "01-03"]], "label": "年末年始"}
-    pattern: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
-    keywords: Mapped[list[str]] = mapped_column(JSONType, default=list)
-    sort_order: Mapped[int] = mapped_column(Integer, default=0)
-    source: Mapped[str] = mapped_column(Text, default="")
-
-
-class GarbagePreference(Base):
-    """A citizen's garbage district (asked once, changeable) and the evening-before reminder."""
-
-    __tablename__ = "gis_garbage_preferences"
-
-    line_user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    district: Mapped[str] = mapped_column(String(32))
-    reminder: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
-    # The Tokyo date of the collection day last reminded about: one reminder per citizen per day.
-    last_reminded_for: Mapped[date | None] = mapped_column(Date)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 # Schemas --------------------------------------------------------------------------------------

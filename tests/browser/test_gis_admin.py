@@ -11,6 +11,7 @@ import pytest
 
 from admin.models import Actor, StaffRole
 from admin.service import create_user
+from handlers.gis import seed as gis_seed
 from handlers.gis import service as gis_service
 from handlers.gis.models import PlaceKind
 from tests.support import LiveApp, post_webhook, settled, wait_until
@@ -25,7 +26,7 @@ USHIMADO_PORT = (34.6200, 134.1500)
 def gis_app(app: LiveApp) -> Iterator[LiveApp]:
     app.app.state.admin_config.login_delay_seconds = 0
     with app.db.session() as db_session:
-        gis_service.seed(db_session=db_session)
+        gis_seed.seed(db_session=db_session)
         create_user(
             db_session=db_session, name="bousai", role=StaffRole.COUNTER, password=PASSWORD, actor=Actor.system()
         )

@@ -1,5 +1,5 @@
-"""GIS test helpers: a live app whose database holds the demo layers and garbage calendar, and a
-citizen who chats (text, location, button taps) and reads every message of the bot's answer."""
+"""GIS test helpers: a live app whose database holds the demo layers, and a citizen who chats (text,
+location, button taps) and reads every message of the bot's answer."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from handlers.gis import service as gis_service
+from handlers.gis import seed as gis_seed
 from tests.admin.conftest import _cheap_password_hashing, admin_app, staff  # noqa: F401  (fixtures)
 from tests.support import LiveApp, post_webhook, settled, wait_until
 
@@ -23,7 +23,7 @@ OKAYAMA_STATION = (34.6664, 133.9180)  # 岡山市北区: outside the city
 @pytest.fixture
 def gis_app(app: LiveApp) -> Iterator[LiveApp]:
     with app.db.session() as db_session:
-        gis_service.seed(db_session=db_session)
+        gis_seed.seed(db_session=db_session)
     yield app
 
 

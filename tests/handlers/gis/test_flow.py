@@ -1,13 +1,11 @@
 """GIS on LINE end to end through the sandbox, on SQLite and PostgreSQL: a location in, LINE location
 messages and a Flex carousel out; hazard filters; place names without a location; outside the city;
-disaster mode; the garbage calendar with its district asked once."""
+disaster mode."""
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
 
-from bot import clock
 from bot.catalog import t
 from handlers.gis import service as gis_service
 from handlers.gis.models import PlaceKind, ShelterStatus
@@ -148,35 +146,3 @@ def test_during_a_disaster_open_shelters_come_first_with_their_status(gis_app: L
     assert first[0] == far_one.name and "開設中" in first
     second = bubble_texts(messages[-1]["contents"]["contents"][1])
     assert "未開設" in second
-
-
-def test_garbage_district_is_asked_once_remembered_and_changeable(gis_app: LiveApp) -> None:
-    clock.travel_to(datetime(2026, 11, 24, 12, 0, tzinfo=clock.TOKYO))  # a Tuesday
-    user = new_citizen(gis_app)
-    (question,) = say(gis_app, user, "明日は何ごみ?")
-    assert question["text"] == t("gis.garbage.ask_district")
-    assert [a["label"] for a in quick_replies(question)] == ["邑久", "牛窓", "長船"]
-    saved, answer = tap(gis_app, user, quick_replies(question)[1]["data"])
-    assert saved["text"] == t("gis.garbage.district_saved", district="牛窓")
-    # 2026-11-25 is the 4th Wednesday: 牛窓's 資源ごみ（びん・缶） (sample calendar).
-    assert answer["text"].startswith("明日 11月25日（水）は、牛窓地区では「資源ごみ（びん・缶）」の日です。")
-
-    (again,) = say(gis_app, user, "牛窓のびんの日")
-    assert again["text"].startswith("牛窓地区の「資源ごみ（びん・缶）」の次の収集日です。\n・明日 11月25日（水）")
-
-    (changed,) = tap(gis_app, user, "action=gis_garbage_district")
-    assert changed["text"] == t("gis.garbage.ask_district")
-    saved, week = tap(gis_app, user, "action=gis_district&district=長船")
-    assert saved["text"] == t("gis.garbage.district_saved", district="長船")
-    assert week["text"].startswith("長船地区の、これから1週間の収集日です。")
-
-
-def test_the_garbage_reminder_is_opt_in(gis_app: LiveApp) -> None:
-    user = new_citizen(gis_app)
-    say(gis_app, user, "ごみの日")
-    tap(gis_app, user, "action=gis_district&district=邑久")
-    (on,) = tap(gis_app, user, "action=gis_garbage_reminder&on=1")
-    assert on["text"] == t("gis.garbage.reminder_on")
-    assert quick_replies(on)[0]["label"] == t("gis.garbage.reminder_off_button")
-    (off,) = say(gis_app, user, "ごみの通知をやめる")
-    assert off["text"] == t("gis.garbage.reminder_off")

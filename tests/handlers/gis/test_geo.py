@@ -5,17 +5,16 @@ from __future__ import annotations
 import json
 import math
 import random
-from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from handlers.gis import DATA_DIR
 from handlers.gis import service as gis_service
 from handlers.gis.geo import SCAN_BELOW, PointIndex, haversine_m
 
-DATA = Path(gis_service.__file__).parent / "data"
 R = 6_371_008.8
 
 
@@ -103,7 +102,7 @@ def test_an_empty_mask_or_index_answers_nothing() -> None:
 
 
 def _gsi_points(name: str) -> list[tuple[float, float]]:
-    data = json.loads((DATA / name).read_text(encoding="utf-8"))
+    data = json.loads((DATA_DIR / name).read_text(encoding="utf-8"))
     return [(f["geometry"]["coordinates"][1], f["geometry"]["coordinates"][0]) for f in data["features"]]
 
 

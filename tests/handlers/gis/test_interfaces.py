@@ -13,6 +13,7 @@ from sqlalchemy import select
 from admin.models import AuditEntry, StaffRole
 from bot.db import Database
 from bot.settings import get_settings
+from handlers.gis import seed as gis_seed
 from handlers.gis import service as gis_service
 from handlers.gis.cli import gis_group
 from handlers.gis.models import Place, PlaceKind, ShelterStatus
@@ -71,22 +72,13 @@ def test_cli_refuses_a_bad_file_with_the_line_and_keeps_the_layer(cli_db: Databa
     assert result.exit_code == 0 and "town_aeds: 1 places" in result.output
 
 
-def test_cli_imports_a_garbage_calendar_or_refuses_it(cli_db: Database, tmp_path: Path) -> None:
-    calendar = tmp_path / "gomi.yml"
-    calendar.write_text("districts: {邑久: {燃やせるごみ: {weekdays: [月, 木]}}}\n", encoding="utf-8")
-    assert "garbage calendar: 1 rules" in run("import-garbage", str(calendar)).output
-    calendar.write_text("districts: {邑久: {燃やせるごみ: {weekdays: [月, 金星]}}}\n", encoding="utf-8")
-    result = run("import-garbage", str(calendar))
-    assert result.exit_code == 1 and "金星" in result.stderr
-
-
 # --- API ------------------------------------------------------------------------------------------
 
 
 @pytest.fixture
 def gis_staff(staff: dict[StaffRole, SignedIn], admin_app: LiveApp) -> dict[StaffRole, SignedIn]:
     with admin_app.db.session() as db_session:
-        gis_service.seed(db_session=db_session)
+        gis_seed.seed(db_session=db_session)
     return staff
 
 

@@ -11,6 +11,8 @@ import pytest
 from sqlalchemy import select
 
 from bot.db import Database
+from handlers.gis import DATA_DIR
+from handlers.gis import seed as gis_seed
 from handlers.gis import service as gis_service
 from handlers.gis.models import Hazard, LayerMeta, LayerScope, Place, PlaceKind, ShelterStatus
 from handlers.gis.parsing import LayerFileError, parse_layer_file
@@ -22,7 +24,7 @@ from tests.handlers.gis.test_geo import reference_m
 def db(database_url: str) -> Iterator[Database]:
     database = Database(database_url)
     with database.session() as db_session:
-        gis_service.seed(db_session=db_session)
+        gis_seed.seed(db_session=db_session)
     yield database
     database.dispose()
 
@@ -46,7 +48,7 @@ def test_the_demo_layers_are_loaded_with_their_sources(db: Database) -> None:
         assert layers["setouchi_shelters"].source.startswith("出典：国土地理院")
         assert layers["setouchi_aeds"].is_sample and layers["setouchi_facilities"].is_sample
         # Seeding again changes nothing (staff uploads are kept).
-        assert gis_service.seed(db_session=db_session) == []
+        assert gis_seed.seed(db_session=db_session) == []
 
 
 def test_shelters_show_the_hazards_their_facility_is_designated_for(db: Database) -> None:
@@ -107,7 +109,7 @@ def test_a_good_upload_replaces_the_layer_and_moves_its_version(db: Database) ->
 
 
 def test_shelter_status_survives_a_reimport_of_the_same_file(db: Database) -> None:
-    path = gis_service.DATA_DIR / "setouchi_gsi_designated_shelters_332127.geojson"
+    path = DATA_DIR / "setouchi_gsi_designated_shelters_332127.geojson"
     meta = next(m for m, _ in gis_service.demo_layer_metas() if m.key == "setouchi_shelters")
     with db.session() as db_session:
         shelter = gis_service.get_all_shelters(db_session=db_session)[0]
@@ -224,7 +226,7 @@ def test_every_town_resolves_by_its_full_name() -> None:
 
 
 def test_parse_reads_gsi_hazard_columns_and_keeps_other_properties() -> None:
-    path = gis_service.DATA_DIR / "setouchi_gsi_emergency_evacuation_sites_332127.geojson"
+    path = DATA_DIR / "setouchi_gsi_emergency_evacuation_sites_332127.geojson"
     places = parse_layer_file(path.read_bytes(), path.name)
     assert len(places) == 81
     counts = {h: sum(h in p.hazards for p in places) for h in Hazard}

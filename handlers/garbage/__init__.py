@@ -1,0 +1,1 @@
+"""Garbage days: the collection calendar per district, each citizen's district and the evening-before reminder."""
