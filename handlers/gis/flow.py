@@ -8,17 +8,13 @@ Entry points: the intents shelter_search / facility_search / aed_search, a hazar
 
 from __future__ import annotations
 
-import math
 from enum import StrEnum
 from typing import Any
-
-from linebot.v3.messaging import URIAction
 
 from bot.catalog import t
 from bot.flow import END, Flow, Route, StepResult, Turn, on_intent, on_location, on_postback
 from bot.messages import (
     MAX_CAROUSEL,
-    card,
     carousel,
     flex,
     location,
@@ -27,17 +23,15 @@ from bot.messages import (
 )
 from bot.messages import text as text_message
 from bot.settings import get_settings
+from handlers.gis import cards
 from handlers.gis import service as gis_service
-from handlers.gis.models import HAZARD_LABELS, SHELTER_KINDS, Hazard, LayerScope, PlaceKind, ShelterStatus
+from handlers.gis.models import SHELTER_KINDS, Hazard, LayerScope, PlaceKind, ShelterStatus
 from handlers.gis.parsing import HAZARD_WORDS
 from handlers.gis.service import Found, LayerIndex, PlaceRef
 
 SHOWN = 5  # cards in the carousel
 PINS = 3  # LINE location messages (with the text and the carousel: LINE's five per reply)
-WALK_M_PER_MIN = 80  # 不動産の表示に関する公正競争規約: 徒歩1分 = 80m
 FAR_M = 2000
-MAX_WALK_MINUTES = 60
-MAP_URL = "https://www.google.com/maps/search/?api=1&query={lat:.6f},{lon:.6f}"
 # Facility types the NLU names, and the `type` values of the facility layer they mean.
 FACILITY_TYPES: dict[str, tuple[str, ...]] = {
     "市役所": ("市役所",),
@@ -80,14 +74,10 @@ def _facility_type(turn: Turn) -> str | None:
 def _what(search: dict[str, Any]) -> str:
     kind, hazard = search.get("kind"), search.get("hazard")
     if hazard:
-        return t("gis.what.shelter_hazard", hazard=_hazard_label(hazard))
+        return t("gis.what.shelter_hazard", hazard=cards.hazard_label(hazard))
     if kind == PlaceKind.FACILITY and search.get("ftype"):
         return str(search["ftype"])
     return t(f"gis.what.{kind}")
-
-
-def _hazard_label(value: str) -> str:
-    return HAZARD_LABELS[Hazard(value)]
 
 
 def _search_from(turn: Turn, kind: PlaceKind) -> dict[str, Any]:
@@ -330,7 +320,7 @@ def _say_results(turn: Turn, search: dict[str, Any], found: list[Found], lines: 
         turn.say(text_message(t("gis.not_found", what=what), _kind_items(search)))
         return
     if hazard is not None:
-        lines.append(t("gis.hazard_note", hazard=_hazard_label(hazard.value)))
+        lines.append(t("gis.hazard_note", hazard=cards.hazard_label(hazard.value)))
     sheltering = kind in SHELTER_KINDS
     disaster = sheltering and gis_service.disaster_mode(db_session=turn.db_session)
     if disaster:
@@ -340,66 +330,18 @@ def _say_results(turn: Turn, search: dict[str, Any], found: list[Found], lines: 
             lines.insert(0, t("gis.disaster_none_open"))
     nearest_m = min(f.distance_m for f in found)
     if sheltering and nearest_m > FAR_M:
-        lines.append(t("gis.far", what=what, distance=t("gis.distance_far", distance=_distance_words(nearest_m))))
+        lines.append(t("gis.far", what=what, distance=t("gis.distance_far", distance=cards.distance_words(nearest_m))))
     if kind == PlaceKind.AED:
         lines.append(t("gis.aed_note"))
     if any(f.is_sample for f in found):
         lines.append(t("gis.sample_note"))
     turn.say(text_message("\n".join(lines)))
     for place in found[:PINS]:
-        turn.say(location(_pin_title(place, disaster), _short_address(place) or place.name, place.lat, place.lon))
-    bubbles = [_card(place, disaster) for place in found[:MAX_CAROUSEL]]
+        title = cards.pin_title(place, disaster)
+        turn.say(location(title, cards.short_address(place) or place.name, place.lat, place.lon))
+    city_name = get_settings().city_name
+    bubbles = [cards.place_card(place, disaster=disaster, city_name=city_name) for place in found[:MAX_CAROUSEL]]
     turn.say(flex(t("gis.alt_results", what=what), carousel(bubbles), _kind_items(search)))
-
-
-def _pin_title(place: Found, disaster: bool) -> str:
-    if disaster and place.status != ShelterStatus.NOT_OPEN:
-        return f"【{t(f'gis.status.{place.status.value}')}】{place.name}"
-    return place.name
-
-
-def _short_address(place: Found) -> str:
-    return place.address.removeprefix("岡山県")
-
-
-def _distance_words(meters: float) -> str:
-    if meters < 1000:
-        return f"{max(10, round(meters / 10) * 10)}m"
-    if meters < 10_000:
-        return f"{meters / 1000:.1f}km"
-    return f"{round(meters / 1000)}km"
-
-
-def distance_text(meters: float) -> str:
-    """「約450m・徒歩6分」, or 「約12km」 when it is too far to walk."""
-    minutes = max(1, math.ceil(meters / WALK_M_PER_MIN))
-    if minutes > MAX_WALK_MINUTES:
-        return t("gis.distance_far", distance=_distance_words(meters))
-    return t("gis.distance_walk", distance=_distance_words(meters), minutes=minutes)
-
-
-def _card(place: Found, disaster: bool) -> Any:
-    rows: list[tuple[str, str]] = [(t("gis.row.distance"), distance_text(place.distance_m))]
-    if disaster and place.kind in SHELTER_KINDS:
-        rows.insert(0, (t("gis.row.status"), t(f"gis.status.{place.status.value}")))
-    if place.city and place.city != get_settings().city_name:
-        rows.append((t("gis.row.city"), place.city))
-    rows.append((t("gis.row.address"), _short_address(place) or "—"))
-    if place.kind in SHELTER_KINDS:
-        labels = "・".join(_hazard_label(h) for h in place.hazards) or t("gis.no_hazards")
-        rows.append((t("gis.row.hazards"), labels))
-    props = place.properties
-    if props.get("place"):
-        rows.append((t("gis.row.place"), str(props["place"])))
-    if props.get("hours"):
-        rows.append((t("gis.row.hours"), str(props["hours"])))
-    if props.get("phone"):
-        rows.append((t("gis.row.phone"), str(props["phone"])))
-    note = place.source
-    if place.is_sample:
-        note = t("gis.sample_note")
-    button = URIAction(label=t("gis.map_button"), uri=MAP_URL.format(lat=place.lat, lon=place.lon))
-    return card(place.name, rows, note=note[:200], buttons=[button])
 
 
 def _ask_location(turn: Turn, search: dict[str, Any]) -> None:
