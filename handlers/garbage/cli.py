@@ -12,14 +12,11 @@ from sqlalchemy.orm import Session
 
 @contextmanager
 def _session() -> Iterator[Session]:
+    """A session on the database of the CLI's settings (a wrong setting is one line, not a traceback)."""
+    from bot.cli import _settings
     from bot.db import Database
-    from bot.settings import ConfigError, get_settings
 
-    try:
-        settings = get_settings()
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
-    db = Database(settings.database_url)
+    db = Database(_settings().database_url)
     try:
         with db.session() as db_session:
             yield db_session

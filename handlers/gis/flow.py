@@ -22,7 +22,6 @@ from bot.messages import (
     postback_item,
 )
 from bot.messages import text as text_message
-from bot.settings import get_settings
 from handlers.gis import cards
 from handlers.gis import service as gis_service
 from handlers.gis.models import SHELTER_KINDS, Hazard, LayerScope, PlaceKind, ShelterStatus
@@ -339,7 +338,7 @@ def _say_results(turn: Turn, search: dict[str, Any], found: list[Found], lines: 
     for place in found[:PINS]:
         title = cards.pin_title(place, disaster)
         turn.say(location(title, cards.short_address(place) or place.name, place.lat, place.lon))
-    city_name = get_settings().city_name
+    city_name = turn.settings.city_name
     bubbles = [cards.place_card(place, disaster=disaster, city_name=city_name) for place in found[:MAX_CAROUSEL]]
     turn.say(flex(t("gis.alt_results", what=what), carousel(bubbles), _kind_items(search)))
 

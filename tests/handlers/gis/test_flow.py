@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 from bot.catalog import t
+from handlers.gis import seed as gis_seed
 from handlers.gis import service as gis_service
 from handlers.gis.models import PlaceKind, ShelterStatus
 from tests.handlers.gis.conftest import (
@@ -21,7 +22,7 @@ from tests.handlers.gis.conftest import (
     send_location,
     tap,
 )
-from tests.support import LiveApp
+from tests.support import LiveApp, live_app
 
 
 def test_a_location_gets_location_messages_and_a_carousel_of_the_nearest_shelters(gis_app: LiveApp) -> None:
@@ -146,3 +147,14 @@ def test_during_a_disaster_open_shelters_come_first_with_their_status(gis_app: L
     assert first[0] == far_one.name and "開設中" in first
     second = bubble_texts(messages[-1]["contents"]["contents"][1])
     assert "未開設" in second
+
+
+def test_the_city_row_follows_the_apps_own_settings(database_url: str) -> None:
+    # A neighbour running madoguchi for itself: 瀬戸内市's places are the other city's, and say so.
+    with live_app(database_url, city_name="岡山市") as app:
+        with app.db.session() as db_session:
+            gis_seed.seed(db_session=db_session)
+        user = new_citizen(app)
+        messages = send_location(app, user, *USHIMADO_PORT)
+        first = bubble_texts(messages[-1]["contents"]["contents"][0])
+        assert "瀬戸内市" in first
