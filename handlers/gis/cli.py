@@ -10,6 +10,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import click
 from sqlalchemy.orm import Session
@@ -82,8 +83,8 @@ def import_command(
         base = LayerMeta.model_validate(existing, from_attributes=True) if existing is not None else demo_meta
         if base is None and (kind is None or title is None):
             raise click.UsageError("a new layer needs --kind and --title")
-        values = base.model_dump() if base is not None else {"key": key}
-        overrides = {
+        values: dict[str, Any] = base.model_dump() if base is not None else {"key": key}
+        overrides: dict[str, Any] = {
             "kind": kind,
             "title": title,
             "source": source,

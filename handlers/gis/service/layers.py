@@ -76,7 +76,7 @@ def replace_places(
 ) -> Layer:
     layer = get_layer_by_key(db_session=db_session, key=layer_in.key)
     now = clock.now()
-    statuses: dict[str, tuple[str, Any, Any]] = {}
+    statuses: dict[str, tuple[ShelterStatus, Any, Any]] = {}
     if layer is None:
         layer = Layer(key=layer_in.key, version=0, updated_at=now)
         db_session.add(layer)
