@@ -7,7 +7,7 @@ For each size: index build time; then p50/p99 of
 - `index`: PointIndex.nearest (the grid + haversine core),
 - `index+hazard`: the same with a hazard mask (40% of points designated),
 - `brute`: a plain numpy haversine over every point + argpartition (the baseline),
-- `service`: handlers.gis.service.nearest on a temporary SQLite database (the layer-version check
+- `service`: handlers.gis.service.search.nearest on a temporary SQLite database (the layer-version check
   query, the warm in-memory index and building the answer), unless --no-db.
 Every index answer is checked against the brute force on the first 500 queries.
 """
@@ -87,8 +87,9 @@ def _summary(samples: list[float]) -> dict[str, float]:
 def _service_db(lats: np.ndarray, lons: np.ndarray, hazard_mask: np.ndarray) -> tuple[Any, Any]:
     from bot.db import Database
     from bot.migrate import upgrade
-    from handlers.gis import service as gis_service
     from handlers.gis.models import LayerMeta, PlaceCreate, PlaceKind
+    from handlers.gis.service import layers as layer_service
+    from handlers.gis.service import search as search_service
 
     url = f"sqlite:///{tempfile.mkdtemp(prefix='madoguchi-bench-gis-')}/bench.db"
     upgrade(url)
@@ -99,8 +100,8 @@ def _service_db(lats: np.ndarray, lons: np.ndarray, hazard_mask: np.ndarray) -> 
     ]
     meta = LayerMeta(key="bench", kind=PlaceKind.EMERGENCY_SITE, title="bench", is_sample=True)
     with db.session() as db_session:
-        gis_service.replace_places(db_session=db_session, layer_in=meta, places=places)
-    return db, gis_service
+        layer_service.replace_places(db_session=db_session, layer_in=meta, places=places)
+    return db, search_service
 
 
 def run(sizes: list[int], queries_n: int, k: int, with_db: bool, seed: int) -> dict[str, Any]:
@@ -128,14 +129,14 @@ def run(sizes: list[int], queries_n: int, k: int, with_db: bool, seed: int) -> d
         brute_queries = queries[: max(500, queries_n // 10)]
         row["brute"] = _summary(_time(lambda a, o, la=lats_r, lo=lons_r: _brute(la, lo, a, o, k), brute_queries))
         if with_db:
-            db, gis_service = _service_db(lats, lons, hazard_mask)
+            db, search_service = _service_db(lats, lons, hazard_mask)
             try:
                 with db.session() as db_session:
                     start = time.perf_counter()
-                    gis_service.nearest(db_session=db_session, lat=34.6, lon=134.0, kind=PlaceKind.EMERGENCY_SITE)
+                    search_service.nearest(db_session=db_session, lat=34.6, lon=134.0, kind=PlaceKind.EMERGENCY_SITE)
                     row["service_first_query_ms"] = round((time.perf_counter() - start) * 1000, 1)
 
-                    def via_service(a: float, o: float, service: Any = gis_service) -> None:
+                    def via_service(a: float, o: float, service: Any = search_service) -> None:
                         service.nearest(
                             db_session=db_session,
                             lat=a,

@@ -19,7 +19,7 @@ from bot.flow import END, Flow, Route, StepResult, Turn, on_intent, on_postback
 from bot.messages import postback_item
 from bot.messages import text as text_message
 from handlers.garbage import service as garbage_service
-from handlers.gis import service as gis_service
+from handlers.gis.service import places as place_service
 
 _REMINDER_OFF = re.compile(r"(通知|お知らせ|おしらせ|リマインド).*(やめ|止め|とめ|停止|解除|いらない|不要)")
 _REMINDER_ON = re.compile(r"(通知|お知らせ|おしらせ|リマインド)")
@@ -38,7 +38,7 @@ def garbage_day(turn: Turn) -> StepResult:
     asking it once (remembered) when we do not know it."""
     if turn.user_id is None:
         return END
-    text = gis_service.normalise(turn.text or "")
+    text = place_service.normalise(turn.text or "")
     pref = garbage_service.get_preference(db_session=turn.db_session, line_user_id=turn.user_id)
     if pref is not None and _REMINDER_OFF.search(text):
         garbage_service.set_reminder(db_session=turn.db_session, line_user_id=turn.user_id, on=False)
@@ -48,7 +48,7 @@ def garbage_day(turn: Turn) -> StepResult:
         turn.data = {"question": ""}
         _ask_district(turn)
         return State.DISTRICT
-    named = gis_service.resolve_place(turn.text, district_hint=_nlu_district(turn))
+    named = place_service.resolve_place(turn.text, district_hint=_nlu_district(turn))
     district = named.district if named is not None else (pref.district if pref is not None else None)
     if district is None:
         turn.data = {"question": (turn.text or "")[:200], "date": _asked_date(turn)}
@@ -68,7 +68,7 @@ def garbage_reminder_words(turn: Turn) -> bool:
     """「ごみの通知をやめる」: the NLU may hear 配信停止 (unsubscribe); garbage words make it ours."""
     if turn.text is None or turn.postback is not None:
         return False
-    text = gis_service.normalise(turn.text)
+    text = place_service.normalise(turn.text)
     return bool(re.search(r"(ごみ|ゴミ)", text)) and bool(_REMINDER_ON.search(text))
 
 
@@ -88,7 +88,7 @@ def _asked_date(turn: Turn) -> str | None:
             return date.fromisoformat(value[:10]).isoformat()
         except ValueError:
             pass
-    text = gis_service.normalise(turn.text or "")
+    text = place_service.normalise(turn.text or "")
     today = turn.now.astimezone(TOKYO).date()
     for words, offset in ((("明後日", "あさって"), 2), (("明日", "あした", "あす"), 1), (("今日", "きょう"), 0)):
         if any(w in text for w in words):
@@ -130,12 +130,12 @@ def pick_district(turn: Turn) -> StepResult:
 
 
 def district_named(turn: Turn) -> bool:
-    return turn.text is not None and gis_service.resolve_place(turn.text) is not None
+    return turn.text is not None and place_service.resolve_place(turn.text) is not None
 
 
 def district_text(turn: Turn) -> StepResult:
     """A 大字 or district typed instead of tapped: saves its district and answers."""
-    place = gis_service.resolve_place(turn.text)
+    place = place_service.resolve_place(turn.text)
     if place is None or turn.user_id is None:  # pragma: no cover - district_named checked it
         return None
     return _district_chosen(turn, place.district)

@@ -22,7 +22,6 @@ from admin.models import Actor, StaffRole
 from admin.nav import DashboardPanel, Section, staff_roles
 from admin.templating import redirect, render
 from handlers.gis import api as gis_api
-from handlers.gis import service as gis_service
 from handlers.gis.models import (
     HAZARD_LABELS,
     KIND_LABELS,
@@ -37,6 +36,10 @@ from handlers.gis.models import (
     ShelterStatus,
 )
 from handlers.gis.parsing import LayerFileError
+from handlers.gis.service import layers as layer_service
+from handlers.gis.service import places as place_service
+from handlers.gis.service import search as search_service
+from handlers.gis.service import shelters as shelter_service
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 MAP_WIDTH = 900
@@ -61,7 +64,7 @@ router = APIRouter()
 def _layers_page(
     request: Request, db_session: Session, *, problems: list[str] | None = None, status_code: int = 200
 ) -> HTMLResponse:
-    layers = [LayerRead.model_validate(layer) for layer in gis_service.get_all_layers(db_session=db_session)]
+    layers = [LayerRead.model_validate(layer) for layer in layer_service.get_all_layers(db_session=db_session)]
     return render(
         request,
         "gis/layers.html",
@@ -70,8 +73,8 @@ def _layers_page(
             "kind_labels": {k.value: v for k, v in KIND_LABELS.items()},
             "kinds": [(k.value, v) for k, v in KIND_LABELS.items()],
             "problems": problems or [],
-            "boundary_source": gis_service.BOUNDARY_SOURCE,
-            "towns_source": gis_service.TOWNS_SOURCE,
+            "boundary_source": place_service.BOUNDARY_SOURCE,
+            "towns_source": place_service.TOWNS_SOURCE,
             "max_mb": MAX_UPLOAD_BYTES // (1024 * 1024),
         },
         status_code=status_code,
@@ -110,7 +113,7 @@ async def upload_layer(
             problems=[f"ファイルが大きすぎます（上限{MAX_UPLOAD_BYTES // (1024 * 1024)}MB）。"],
             status_code=400,
         )
-    existing = gis_service.get_layer_by_key(db_session=db_session, key=layer_key) if layer_key else None
+    existing = layer_service.get_layer_by_key(db_session=db_session, key=layer_key) if layer_key else None
     try:
         if existing is not None:
             meta = LayerMeta.model_validate(existing, from_attributes=True)
@@ -134,14 +137,14 @@ async def upload_layer(
         )
     before = LayerRead.model_validate(existing).model_dump(mode="json") if existing is not None else None
     try:
-        layer = gis_service.import_layer(
+        layer = layer_service.import_layer(
             db_session=db_session, layer_in=meta, content=content, filename=filename, actor_name=actor.name
         )
     except LayerFileError as exc:
         return _layers_page(
             request, db_session, problems=[f"{filename}: {p}" for p in exc.problems[:50]], status_code=400
         )
-    except gis_service.LayerKindMismatch:
+    except layer_service.LayerKindMismatch:
         return _layers_page(request, db_session, problems=["レイヤーの種類が違います。"], status_code=400)
     after = LayerRead.model_validate(layer)
     audit.record(
@@ -163,7 +166,7 @@ async def upload_layer(
 def _shelter_rows(db_session: Session) -> list[dict[str, Any]]:
     return [
         {"place": ShelterRead.model_validate(p), "hazards": "・".join(HAZARD_LABELS[Hazard(h)] for h in p.hazards)}
-        for p in gis_service.get_all_shelters(db_session=db_session)
+        for p in shelter_service.get_all_shelters(db_session=db_session)
     ]
 
 
@@ -191,7 +194,7 @@ def change_shelter_status(
     place_id: Annotated[int, PathParam(ge=1, le=2**31 - 1)],
     status: Annotated[str, Form(max_length=16)],
 ) -> Response:
-    place = gis_service.get_place(db_session=db_session, place_id=place_id)
+    place = shelter_service.get_place(db_session=db_session, place_id=place_id)
     if place is None or place.kind not in SHELTER_KINDS:
         raise HTTPException(status_code=404, detail="避難所が見つかりません。")
     try:
@@ -207,7 +210,7 @@ def change_shelter_status(
 
 @router.post("/gis/shelters/reset", dependencies=[Depends(require_role("counter"))])
 def reset_shelter_statuses(actor: CurrentStaff, db_session: DbSession) -> Response:
-    count = gis_service.reset_all_statuses(db_session=db_session, actor_name=actor.name)
+    count = shelter_service.reset_all_statuses(db_session=db_session, actor_name=actor.name)
     audit.record(
         db_session=db_session,
         actor=actor,
@@ -255,12 +258,12 @@ def _ring_path(projection: Projection, ring: list[tuple[float, float]]) -> str:
 
 
 def map_context(db_session: Session) -> dict[str, Any]:
-    projection = Projection(gis_service.boundary().bbox, MAP_WIDTH)
-    paths = [p for p in (_ring_path(projection, ring) for ring in gis_service.boundary_rings()) if p]
+    projection = Projection(place_service.boundary().bbox, MAP_WIDTH)
+    paths = [p for p in (_ring_path(projection, ring) for ring in place_service.boundary_rings()) if p]
     points: list[dict[str, Any]] = []
     counts: dict[str, int] = {}
     for kind in (PlaceKind.EMERGENCY_SITE, PlaceKind.SHELTER, PlaceKind.FACILITY, PlaceKind.AED):
-        for index in gis_service.indexes(db_session=db_session, kind=kind):
+        for index in search_service.indexes(db_session=db_session, kind=kind):
             for i, place_id in enumerate(index.ids):
                 x, y = projection.xy(float(index.points.lats_deg[i]), float(index.points.lons_deg[i]))
                 if not projection.inside(x, y):
@@ -288,7 +291,7 @@ def map_context(db_session: Session) -> dict[str, Any]:
                 counts[kind.value] = counts.get(kind.value, 0) + 1
     # Open shelters last, so they are drawn on top.
     points.sort(key=lambda p: p["r"])
-    sources = sorted({layer.source for layer in gis_service.get_all_layers(db_session=db_session) if layer.source})
+    sources = sorted({layer.source for layer in layer_service.get_all_layers(db_session=db_session) if layer.source})
     return {
         "width": projection.width,
         "height": projection.height,
@@ -297,7 +300,7 @@ def map_context(db_session: Session) -> dict[str, Any]:
         "counts": counts,
         "legend": [(k.value, KIND_LABELS[k], KIND_COLOURS[k]) for k in KIND_COLOURS],
         "status_legend": [(STATUS_LABELS[s], c) for s, c in STATUS_COLOURS.items()],
-        "sources": [*sources, gis_service.BOUNDARY_SOURCE],
+        "sources": [*sources, place_service.BOUNDARY_SOURCE],
     }
 
 
@@ -310,7 +313,7 @@ def show_map(request: Request, db_session: DbSession) -> HTMLResponse:
 
 
 def _panel(db_session: Session, actor: Actor) -> dict[str, Any]:
-    rows = gis_service.get_all_shelters(db_session=db_session)
+    rows = shelter_service.get_all_shelters(db_session=db_session)
     return {
         "open": sum(1 for p in rows if p.status == ShelterStatus.OPEN),
         "full": sum(1 for p in rows if p.status == ShelterStatus.FULL),

@@ -16,7 +16,6 @@ from admin import audit
 from admin.api import NOT_FOUND
 from admin.auth import CurrentStaff, DbSession, require_role
 from admin.models import Actor
-from handlers.gis import service as gis_service
 from handlers.gis.models import (
     SHELTER_KINDS,
     STATUS_LABELS,
@@ -28,6 +27,9 @@ from handlers.gis.models import (
     ShelterStatus,
     ShelterStatusUpdate,
 )
+from handlers.gis.service import layers as layer_service
+from handlers.gis.service import search as search_service
+from handlers.gis.service import shelters as shelter_service
 
 router = APIRouter()
 
@@ -48,19 +50,19 @@ def read_nearest(
         str, Query(pattern="^(auto|city|all)$", description="auto: 市内なら市の場所、市外なら隣接市も")
     ] = "auto",
 ) -> list[NearestPlace]:
-    return gis_service.nearest_places(
+    return search_service.nearest_places(
         db_session=db_session, lat=lat, lon=lon, kind=kind, hazard=hazard, limit=limit, scope=scope
     )
 
 
 @router.get("/gis/layers", response_model=list[LayerRead], summary="地図レイヤーの一覧（件数と出典）")
 def list_layers(db_session: DbSession) -> list[LayerRead]:
-    return [LayerRead.model_validate(layer) for layer in gis_service.get_all_layers(db_session=db_session)]
+    return [LayerRead.model_validate(layer) for layer in layer_service.get_all_layers(db_session=db_session)]
 
 
 @router.get("/gis/shelters", response_model=list[ShelterRead], summary="市の指定避難所と開設状況")
 def list_shelters(db_session: DbSession) -> list[ShelterRead]:
-    return [ShelterRead.model_validate(p) for p in gis_service.get_all_shelters(db_session=db_session)]
+    return [ShelterRead.model_validate(p) for p in shelter_service.get_all_shelters(db_session=db_session)]
 
 
 @router.post(
@@ -76,7 +78,7 @@ def update_shelter_status(
     body: ShelterStatusUpdate,
     place_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
 ) -> ShelterRead:
-    place = gis_service.get_place(db_session=db_session, place_id=place_id)
+    place = shelter_service.get_place(db_session=db_session, place_id=place_id)
     if place is None or place.kind not in SHELTER_KINDS:
         raise HTTPException(status_code=404, detail="避難所が見つかりません。")
     return record_status_change(db_session, actor, place, body.status)
@@ -85,7 +87,7 @@ def update_shelter_status(
 def record_status_change(db_session: Session, actor: Actor, place: Any, status: ShelterStatus) -> ShelterRead:
     """Sets a shelter's status and audits it: one path for the status board and the API."""
     before = ShelterRead.model_validate(place)
-    gis_service.set_status(db_session=db_session, place=place, status=status, actor_name=actor.name)
+    shelter_service.set_status(db_session=db_session, place=place, status=status, actor_name=actor.name)
     after = ShelterRead.model_validate(place)
     audit.record(
         db_session=db_session,

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from bot.capability import Capability
 from handlers.gis import flow
-from handlers.gis import seed as gis_seed
+from handlers.gis.service import seed as gis_seed
 
 
 def _admin() -> Sequence[Any]:

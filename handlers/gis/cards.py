@@ -15,7 +15,7 @@ from linebot.v3.messaging import URIAction
 from bot.catalog import t
 from bot.messages import card
 from handlers.gis.models import HAZARD_LABELS, SHELTER_KINDS, Hazard, ShelterStatus
-from handlers.gis.service import Found
+from handlers.gis.service.search import Found
 
 WALK_M_PER_MIN = 80  # 不動産の表示に関する公正競争規約: 徒歩1分 = 80m
 MAX_WALK_MINUTES = 60

@@ -64,13 +64,13 @@ def import_command(
 
     A file with problems is refused with the line and the reason; the old layer stays.
     """
-    from handlers.gis import service as gis_service
     from handlers.gis.parsing import LayerFileError
+    from handlers.gis.service import layers as layer_service
 
     if demo:
         with _session() as db_session:
-            for meta, path in gis_service.demo_layer_metas():
-                layer = gis_service.import_layer(
+            for meta, path in layer_service.demo_layer_metas():
+                layer = layer_service.import_layer(
                     db_session=db_session, layer_in=meta, content=path.read_bytes(), filename=path.name
                 )
                 click.echo(f"{layer.key}: {layer.place_count} places (version {layer.version})")
@@ -78,8 +78,8 @@ def import_command(
     if file is None or not key:
         raise click.UsageError("give FILE and --layer KEY (or --demo)")
     with _session() as db_session:
-        existing = gis_service.get_layer_by_key(db_session=db_session, key=key)
-        demo_meta = next((m for m, _ in gis_service.demo_layer_metas() if m.key == key), None)
+        existing = layer_service.get_layer_by_key(db_session=db_session, key=key)
+        demo_meta = next((m for m, _ in layer_service.demo_layer_metas() if m.key == key), None)
         base = LayerMeta.model_validate(existing, from_attributes=True) if existing is not None else demo_meta
         if base is None and (kind is None or title is None):
             raise click.UsageError("a new layer needs --kind and --title")
@@ -97,14 +97,14 @@ def import_command(
         values["key"] = key
         try:
             meta = LayerMeta.model_validate(values)
-            layer = gis_service.import_layer(
+            layer = layer_service.import_layer(
                 db_session=db_session, layer_in=meta, content=file.read_bytes(), filename=file.name
             )
         except LayerFileError as exc:
             for problem in exc.problems[:50]:
                 click.echo(f"{file.name}: {problem}", err=True)
             raise click.ClickException(f"refused: {len(exc.problems)} problem(s); the layer was not changed") from None
-        except gis_service.LayerKindMismatch as exc:
+        except layer_service.LayerKindMismatch as exc:
             raise click.ClickException(str(exc)) from None
         click.echo(f"{layer.key}: {layer.place_count} places (version {layer.version})")
 
@@ -112,11 +112,11 @@ def import_command(
 @gis_group.command("layers")
 def layers_command() -> None:
     """List the layers with their counts and sources (JSON lines)."""
-    from handlers.gis import service as gis_service
     from handlers.gis.models import LayerRead
+    from handlers.gis.service import layers as layer_service
 
     with _session() as db_session:
-        for layer in gis_service.get_all_layers(db_session=db_session):
+        for layer in layer_service.get_all_layers(db_session=db_session):
             click.echo(LayerRead.model_validate(layer).model_dump_json())
 
 
@@ -135,12 +135,12 @@ def layers_command() -> None:
 )
 def nearest_command(lat: float, lon: float, kind: str, hazard: str | None, limit: int, scope: str) -> None:
     """Print the nearest places as JSON: [{id, name, address, lat, lon, distance_m, hazards}]."""
-    from handlers.gis import service as gis_service
+    from handlers.gis.service import search as search_service
 
     with _session() as db_session:
-        if not gis_service.indexes(db_session=db_session, kind=PlaceKind(kind)):
+        if not search_service.indexes(db_session=db_session, kind=PlaceKind(kind)):
             raise click.ClickException(f"no {kind} layer loaded (try: madoguchi gis import --demo)")
-        found = gis_service.nearest_places(
+        found = search_service.nearest_places(
             db_session=db_session,
             lat=lat,
             lon=lon,

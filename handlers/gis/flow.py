@@ -23,10 +23,12 @@ from bot.messages import (
 )
 from bot.messages import text as text_message
 from handlers.gis import cards
-from handlers.gis import service as gis_service
 from handlers.gis.models import SHELTER_KINDS, Hazard, LayerScope, PlaceKind, ShelterStatus
 from handlers.gis.parsing import HAZARD_WORDS
-from handlers.gis.service import Found, LayerIndex, PlaceRef
+from handlers.gis.service import places as place_service
+from handlers.gis.service import search as search_service
+from handlers.gis.service.places import PlaceRef
+from handlers.gis.service.search import Found, LayerIndex
 
 SHOWN = 5  # cards in the carousel
 PINS = 3  # LINE location messages (with the text and the carousel: LINE's five per reply)
@@ -55,7 +57,7 @@ def _hazard(turn: Turn) -> Hazard | None:
         value = turn.nlu.entity("hazard")
         if value and value in HAZARD_WORDS:
             return HAZARD_WORDS[value]
-    text = gis_service.normalise(turn.text or "")
+    text = place_service.normalise(turn.text or "")
     for word, hazard in sorted(HAZARD_WORDS.items(), key=lambda item: -len(item[0])):
         if len(word) >= 2 and not word.isascii() and word in text:
             return hazard
@@ -66,7 +68,7 @@ def _facility_type(turn: Turn) -> str | None:
     value = turn.nlu.entity("facility_type") if turn.nlu is not None else None
     if value in FACILITY_TYPES:
         return value
-    text = gis_service.normalise(turn.text or "")
+    text = place_service.normalise(turn.text or "")
     return next((name for name in FACILITY_TYPES if name in text), None)
 
 
@@ -116,7 +118,7 @@ def start_aed(turn: Turn) -> StepResult:
 
 def _start(turn: Turn, search: dict[str, Any]) -> StepResult:
     district = turn.nlu.entity("district") if turn.nlu is not None else None
-    place = gis_service.resolve_place(turn.text, district_hint=district)
+    place = place_service.resolve_place(turn.text, district_hint=district)
     if place is not None:
         _answer_place(turn, search, place)
         turn.data = {"search": search, "lat": place.lat, "lon": place.lon, "place": place.label}
@@ -150,12 +152,12 @@ def place_named(turn: Turn) -> bool:
     # A new request (「近くのAED」) starts over from the entry points; only a bare place name is the answer.
     if turn.nlu is not None and turn.nlu.intent_name is not None:
         return False
-    return gis_service.resolve_place(turn.text) is not None
+    return place_service.resolve_place(turn.text) is not None
 
 
 def on_place_text(turn: Turn) -> StepResult:
     search = dict(turn.data.get("search") or {"kind": PlaceKind.SHELTER.value})
-    place = gis_service.resolve_place(turn.text)
+    place = place_service.resolve_place(turn.text)
     if place is None:  # pragma: no cover - place_named checked it
         return None
     _answer_place(turn, search, place)
@@ -177,11 +179,11 @@ def reprompt_location(turn: Turn) -> StepResult:
 def pick_area(turn: Turn) -> StepResult:
     """A district button (邑久 / 牛窓 / 長船) under the location question."""
     area = turn.postback_fields.get("area", "")
-    if area not in gis_service.DISTRICTS:
+    if area not in place_service.DISTRICTS:
         return reprompt_location(turn)
     search = dict(turn.data.get("search") or {"kind": PlaceKind.SHELTER.value})
     search = _valid_search(turn.postback_fields) or search
-    place = gis_service.district_ref(area)
+    place = place_service.district_ref(area)
     _answer_place(turn, search, place)
     turn.data = {"search": search, "lat": place.lat, "lon": place.lon, "place": place.label}
     return State.SHOWN
@@ -200,7 +202,7 @@ def switch_kind(turn: Turn) -> StepResult:
         return State.LOCATION
     label = turn.data.get("place")
     if isinstance(label, str) and label:
-        place = gis_service.resolve_place(label)
+        place = place_service.resolve_place(label)
         if place is not None:
             _answer_place(turn, search, place)
             turn.data = {"search": search, "lat": lat, "lon": lon, "place": label}
@@ -239,9 +241,9 @@ def _answer_location(turn: Turn, search: dict[str, Any]) -> StepResult:
 
 
 def _answer_point(turn: Turn, search: dict[str, Any], lat: float, lon: float) -> None:
-    inside = gis_service.in_city(lat, lon)
+    inside = place_service.in_city(lat, lon)
     kind, hazard = _kind_and_hazard(search)
-    found = gis_service.find_for_citizen(
+    found = search_service.find_for_citizen(
         db_session=turn.db_session,
         lat=lat,
         lon=lon,
@@ -267,7 +269,7 @@ def _answer_place(turn: Turn, search: dict[str, Any], place: PlaceRef) -> None:
 
     found = []
     if place.is_district:
-        found = gis_service.find_for_citizen(
+        found = search_service.find_for_citizen(
             db_session=turn.db_session,
             lat=place.lat,
             lon=place.lon,
@@ -278,7 +280,7 @@ def _answer_place(turn: Turn, search: dict[str, Any], place: PlaceRef) -> None:
             where=in_district,
         )
     if not found:
-        found = gis_service.find_for_citizen(
+        found = search_service.find_for_citizen(
             db_session=turn.db_session,
             lat=place.lat,
             lon=place.lon,
@@ -288,7 +290,7 @@ def _answer_place(turn: Turn, search: dict[str, Any], place: PlaceRef) -> None:
             scope=LayerScope.CITY,
             where=base_filter,
         )
-    center = gis_service.DISTRICTS[place.district][1] if place.is_district else place.label
+    center = place_service.DISTRICTS[place.district][1] if place.is_district else place.label
     _say_results(turn, search, found, [t("gis.results_place", place=place.label, what=_what(search), center=center)])
 
 
@@ -321,7 +323,7 @@ def _say_results(turn: Turn, search: dict[str, Any], found: list[Found], lines: 
     if hazard is not None:
         lines.append(t("gis.hazard_note", hazard=cards.hazard_label(hazard.value)))
     sheltering = kind in SHELTER_KINDS
-    disaster = sheltering and gis_service.disaster_mode(db_session=turn.db_session)
+    disaster = sheltering and search_service.disaster_mode(db_session=turn.db_session)
     if disaster:
         if any(f.status == ShelterStatus.OPEN for f in found):
             lines.insert(0, t("gis.disaster_open"))
@@ -351,7 +353,7 @@ def _location_items(search: dict[str, Any]) -> list[Any]:
     fields = {"kind": search.get("kind"), "hazard": search.get("hazard")}
     return [
         location_item(t("gis.location_button")),
-        *[postback_item(d, "gis_area", display=d, area=d, **fields) for d in gis_service.DISTRICTS],
+        *[postback_item(d, "gis_area", display=d, area=d, **fields) for d in place_service.DISTRICTS],
     ]
 
 

@@ -11,9 +11,9 @@ import pytest
 
 from admin.models import Actor, StaffRole
 from admin.service import create_user
-from handlers.gis import seed as gis_seed
-from handlers.gis import service as gis_service
 from handlers.gis.models import PlaceKind
+from handlers.gis.service import search as search_service
+from handlers.gis.service import seed as gis_seed
 from tests.support import LiveApp, post_webhook, settled, wait_until
 
 pytestmark = pytest.mark.browser
@@ -55,7 +55,7 @@ def test_staff_marks_a_shelter_open_on_the_map_board_and_citizens_see_it_first(p
 
     # A shelter that is not among the five nearest to the citizen.
     with gis_app.db.session() as db_session:
-        nearby = gis_service.nearest(
+        nearby = search_service.nearest(
             db_session=db_session, lat=USHIMADO_PORT[0], lon=USHIMADO_PORT[1], kind=PlaceKind.SHELTER, limit=10
         )
     target = nearby[6]

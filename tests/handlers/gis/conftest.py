@@ -10,7 +10,7 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from handlers.gis import seed as gis_seed
+from handlers.gis.service import seed as gis_seed
 from tests.admin.conftest import _cheap_password_hashing, admin_app, staff  # noqa: F401  (fixtures)
 from tests.support import LiveApp, post_webhook, settled, wait_until
 

@@ -7,9 +7,10 @@ from __future__ import annotations
 import json
 
 from bot.catalog import t
-from handlers.gis import seed as gis_seed
-from handlers.gis import service as gis_service
 from handlers.gis.models import PlaceKind, ShelterStatus
+from handlers.gis.service import search as search_service
+from handlers.gis.service import seed as gis_seed
+from handlers.gis.service import shelters as shelter_service
 from tests.handlers.gis.conftest import (
     OKAYAMA_STATION,
     USHIMADO_PORT,
@@ -32,7 +33,7 @@ def test_a_location_gets_location_messages_and_a_carousel_of_the_nearest_shelter
     assert t("gis.results_here", what="避難所") in messages[0]["text"]
     pins = of_type(messages, "location")
     with gis_app.db.session() as db_session:
-        expected = gis_service.nearest(
+        expected = search_service.nearest(
             db_session=db_session, lat=USHIMADO_PORT[0], lon=USHIMADO_PORT[1], kind=PlaceKind.SHELTER, limit=5
         )
     assert [p["title"] for p in pins] == [f.name for f in expected[:3]]
@@ -78,7 +79,7 @@ def test_a_hazard_asks_for_the_location_and_answers_only_sites_designated_for_it
     with gis_app.db.session() as db_session:
         tsunami = {
             index.names[i]
-            for index in gis_service.indexes(db_session=db_session, kind=PlaceKind.EMERGENCY_SITE)
+            for index in search_service.indexes(db_session=db_session, kind=PlaceKind.EMERGENCY_SITE)
             for i in range(len(index.ids))
             if "tsunami" in index.hazards[i]
         }
@@ -133,13 +134,13 @@ def test_outside_the_city_it_says_so_and_shows_the_neighbours_shelters(gis_app: 
 def test_during_a_disaster_open_shelters_come_first_with_their_status(gis_app: LiveApp) -> None:
     user = new_citizen(gis_app)
     with gis_app.db.session() as db_session:
-        nearby = gis_service.nearest(
+        nearby = search_service.nearest(
             db_session=db_session, lat=USHIMADO_PORT[0], lon=USHIMADO_PORT[1], kind=PlaceKind.SHELTER, limit=10
         )
         far_one = nearby[7]  # not among the five nearest
-        place = gis_service.get_place(db_session=db_session, place_id=far_one.id)
+        place = shelter_service.get_place(db_session=db_session, place_id=far_one.id)
         assert place is not None
-        gis_service.set_status(db_session=db_session, place=place, status=ShelterStatus.OPEN, actor_name="test")
+        shelter_service.set_status(db_session=db_session, place=place, status=ShelterStatus.OPEN, actor_name="test")
     messages = send_location(gis_app, user, *USHIMADO_PORT)
     assert messages[0]["text"].startswith(t("gis.disaster_open"))
     assert of_type(messages, "location")[0]["title"] == f"【開設中】{far_one.name}"

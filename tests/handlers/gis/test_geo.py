@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from handlers.gis import DATA_DIR
-from handlers.gis import service as gis_service
 from handlers.gis.geo import SCAN_BELOW, PointIndex, haversine_m
+from handlers.gis.service import places as place_service
 
 R = 6_371_008.8
 
@@ -109,9 +109,9 @@ def _gsi_points(name: str) -> list[tuple[float, float]]:
 def test_every_setouchi_site_and_town_point_is_inside_the_city() -> None:
     points = _gsi_points("setouchi_gsi_emergency_evacuation_sites_332127.geojson")
     points += _gsi_points("setouchi_gsi_designated_shelters_332127.geojson")
-    points += list(gis_service.towns().values())
+    points += list(place_service.towns().values())
     assert len(points) == 81 + 50 + 42
-    assert all(gis_service.in_city(lat, lon) for lat, lon in points)
+    assert all(place_service.in_city(lat, lon) for lat, lon in points)
 
 
 @pytest.mark.parametrize(
@@ -125,9 +125,9 @@ def test_every_setouchi_site_and_town_point_is_inside_the_city() -> None:
     ],
 )
 def test_points_inside_and_outside_the_city(lat: float, lon: float, inside: bool) -> None:
-    assert gis_service.in_city(lat, lon) is inside
+    assert place_service.in_city(lat, lon) is inside
 
 
 def test_neighbouring_cities_sites_are_outside() -> None:
     okayama = _gsi_points("neighbours/okayama_city_gsi_designated_shelters_331007.geojson")
-    assert not any(gis_service.in_city(lat, lon) for lat, lon in okayama)
+    assert not any(place_service.in_city(lat, lon) for lat, lon in okayama)

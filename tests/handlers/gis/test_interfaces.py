@@ -13,10 +13,11 @@ from sqlalchemy import select
 from admin.models import AuditEntry, StaffRole
 from bot.db import Database
 from bot.settings import get_settings
-from handlers.gis import seed as gis_seed
-from handlers.gis import service as gis_service
 from handlers.gis.cli import gis_group
 from handlers.gis.models import Place, PlaceKind, ShelterStatus
+from handlers.gis.service import layers as layer_service
+from handlers.gis.service import search as search_service
+from handlers.gis.service import seed as gis_seed
 from tests.admin.conftest import SignedIn
 from tests.handlers.gis.conftest import CITY_HALL, OKAYAMA_STATION, USHIMADO_PORT
 from tests.handlers.gis.test_geo import reference_m
@@ -64,7 +65,7 @@ def test_cli_refuses_a_bad_file_with_the_line_and_keeps_the_layer(cli_db: Databa
     assert result.exit_code == 1
     assert "aed.csv: 3行目: 経度が数値ではありません" in result.stderr
     with cli_db.session() as db_session:
-        layer = gis_service.get_layer_by_key(db_session=db_session, key="setouchi_aeds")
+        layer = layer_service.get_layer_by_key(db_session=db_session, key="setouchi_aeds")
         assert layer is not None and layer.place_count == 15
     good = tmp_path / "new.csv"
     good.write_text("name,lat,lon\nよいAED,34.66,134.09\n", encoding="utf-8")
@@ -97,7 +98,7 @@ def test_api_nearest_matches_the_service(gis_staff: dict[StaffRole, SignedIn], a
         layers = api.get("/api/v1/gis/layers").json()
         assert {layer["key"] for layer in layers} >= {"setouchi_shelters", "setouchi_aeds"}
     with admin_app.db.session() as db_session:
-        expected = gis_service.nearest_places(
+        expected = search_service.nearest_places(
             db_session=db_session, lat=CITY_HALL[0], lon=CITY_HALL[1], kind=PlaceKind.SHELTER
         )
     assert answer == [e.model_dump(mode="json") for e in expected]
@@ -146,7 +147,7 @@ def test_admin_upload_refuses_a_bad_file_and_keeps_the_layer(
     assert response.status_code == 400
     assert "aed.csv: 3行目: 名称" in response.text and "レイヤーは変更していません" in response.text
     with admin_app.db.session() as db_session:
-        layer = gis_service.get_layer_by_key(db_session=db_session, key="setouchi_aeds")
+        layer = layer_service.get_layer_by_key(db_session=db_session, key="setouchi_aeds")
         assert layer is not None and layer.place_count == 15
     good = "name,lat,lon\nよいAED,34.66,134.09\n".encode()
     response = admin.client.post(
@@ -156,7 +157,7 @@ def test_admin_upload_refuses_a_bad_file_and_keeps_the_layer(
     )
     assert response.status_code == 303
     with admin_app.db.session() as db_session:
-        layer = gis_service.get_layer_by_key(db_session=db_session, key="setouchi_aeds")
+        layer = layer_service.get_layer_by_key(db_session=db_session, key="setouchi_aeds")
         assert layer is not None and layer.place_count == 1 and layer.is_sample  # description kept
     counter = gis_staff[StaffRole.COUNTER]
     response = counter.client.post(
@@ -170,7 +171,7 @@ def test_admin_upload_refuses_a_bad_file_and_keeps_the_layer(
 def test_status_board_and_map(gis_staff: dict[StaffRole, SignedIn], admin_app: LiveApp) -> None:
     counter = gis_staff[StaffRole.COUNTER]
     with admin_app.db.session() as db_session:
-        shelter = gis_service.find_for_citizen(
+        shelter = search_service.find_for_citizen(
             db_session=db_session, lat=USHIMADO_PORT[0], lon=USHIMADO_PORT[1], kind=PlaceKind.SHELTER
         )[0]
     response = counter.post(f"/admin/gis/shelters/{shelter.id}/status", {"status": "full"})
