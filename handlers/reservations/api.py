@@ -1,6 +1,7 @@
 """Staff API for the counter under /api/v1/reservations (Bearer token; roles counter and viewer,
 viewers read-only): procedures and free slots, a booking for a phone caller, look-up by QR token,
-check-in, cancel. Same rules as LINE and the admin pages: one calendar, one capacity.
+check-in, cancel. Same rules as LINE and the admin pages: one calendar, one capacity. A change goes
+through the same staff action as on the admin pages (flows.py), which tells the citizen and audits it.
 
 `router` has no guard of its own: the admin app mounts it behind its token guard and the section's
 roles (admin/nav.py, the "reservations" section's `api_router`). The QR token is sent in a POST
@@ -12,15 +13,16 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field, ValidationError
 
-from admin import audit
 from admin.auth import CurrentStaff, DbSession, require_role
 from admin.models import Actor
 from bot import clock
-from handlers.reservations import notify as reminders
+from handlers.reservations import flows, forms
+from handlers.reservations.admin.shared import CurrentReservation
 from handlers.reservations.models import (
+    MAX_ID,
     ProcedureRead,
     Reservation,
     ReservationChannel,
@@ -34,7 +36,6 @@ from handlers.reservations.service import setup as setup_service
 from handlers.reservations.service import slots as slot_service
 from handlers.reservations.service.errors import InvalidAnswers, NotFound, ReservationError
 
-MAX_ID = 2**31 - 1
 router = APIRouter(prefix="/reservations", tags=["reservations"])
 counter_only = [Depends(require_role("counter"))]
 ERRORS: dict[int | str, dict[str, object]] = {
@@ -57,10 +58,9 @@ MESSAGES = {
 
 
 def error_message(exc: Exception) -> str:
+    """What staff read when a rule (or the input) says no; the admin pages show the same."""
     if isinstance(exc, InvalidAnswers):
-        from handlers.reservations.forms import FIELDS
-
-        field = FIELDS.get(exc.field)
+        field = forms.FIELDS.get(exc.field)
         return f"「{field.label}」の入力が正しくありません。" if field else MESSAGES["invalid_answers"]
     if isinstance(exc, ReservationError):
         return MESSAGES.get(exc.code, "受け付けられませんでした。")
@@ -78,16 +78,6 @@ def _read(request: Request, actor: Actor, reservation: Reservation) -> Reservati
     if actor.sees_personal_data:
         read.answers = reservation_service.answers_of(reservation, request.app.state.settings)
     return read
-
-
-def _reservation(db_session: DbSession, reservation_id: Annotated[int, Path(ge=1, le=MAX_ID)]) -> Reservation:
-    reservation = reservation_service.get(db_session=db_session, reservation_id=reservation_id)
-    if reservation is None:
-        raise HTTPException(status_code=404, detail="その予約は見つかりません。")
-    return reservation
-
-
-CurrentReservation = Annotated[Reservation, Depends(_reservation)]
 
 
 @router.get("/procedures", response_model=list[ProcedureRead], summary="予約できる手続きの一覧")
@@ -150,21 +140,13 @@ def create_booking(request: Request, actor: CurrentStaff, db_session: DbSession,
             channel=body.channel,
             created_by=actor.name,
         )
-        booked = reservation_service.create(
-            db_session=db_session, reservation_in=reservation_in, settings=request.app.state.settings
+        booked = flows.create_booking(
+            db_session=db_session, reservation_in=reservation_in, settings=request.app.state.settings, actor=actor
         )
     except ValidationError:
         raise HTTPException(status_code=422, detail="入力内容が正しくありません。") from None
     except ReservationError as exc:
         raise _refuse(exc) from None
-    audit.record(
-        db_session=db_session,
-        actor=actor,
-        action="reservation.create",
-        target_type="reservation",
-        target_id=booked.reservation.id,
-        after=ReservationRead.of(booked.reservation),
-    )
     read = _read(request, actor, booked.reservation)
     return BookedRead(**read.model_dump(), qr_token=booked.token)
 
@@ -198,20 +180,10 @@ def read_booking(request: Request, actor: CurrentStaff, reservation: CurrentRese
 def check_in(
     request: Request, actor: CurrentStaff, db_session: DbSession, reservation: CurrentReservation
 ) -> ReservationWithAnswersRead:
-    before = ReservationRead.of(reservation)
     try:
-        reservation_service.check_in(db_session=db_session, reservation=reservation)
+        flows.check_in(db_session=db_session, reservation=reservation, actor=actor)
     except ReservationError as exc:
         raise _refuse(exc) from None
-    audit.record(
-        db_session=db_session,
-        actor=actor,
-        action="reservation.check_in",
-        target_type="reservation",
-        target_id=reservation.id,
-        before=before,
-        after=ReservationRead.of(reservation),
-    )
     return _read(request, actor, reservation)
 
 
@@ -233,21 +205,10 @@ def cancel_booking(
     reservation: CurrentReservation,
     body: CancelRequest | None = None,
 ) -> ReservationWithAnswersRead:
-    reason = (body.reason if body else "") or "staff"
-    before = ReservationRead.of(reservation)
     try:
-        reservation_service.cancel(db_session=db_session, reservation=reservation, reason=reason)
+        flows.cancel_by_staff(
+            db_session=db_session, reservation=reservation, reason=body.reason if body else "", actor=actor
+        )
     except ReservationError as exc:
         raise _refuse(exc) from None
-    reminders.queue_cancelled_by_staff(db_session=db_session, reservation_id=reservation.id)
-    audit.record(
-        db_session=db_session,
-        actor=actor,
-        action="reservation.cancel",
-        target_type="reservation",
-        target_id=reservation.id,
-        before=before,
-        after=ReservationRead.of(reservation),
-        summary=reason,
-    )
     return _read(request, actor, reservation)

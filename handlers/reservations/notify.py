@@ -1,39 +1,28 @@
-"""Reservation pushes (this capability's own): the reminder the day before and on the morning of the visit, and the note
-when staff cancel a booking.
+"""Reservation pushes (this capability's own): the reminders before a visit and the note when staff
+cancel a booking.
 
-Sent once, really: a reminder is pushed only by the transaction that inserts its marker row
-(reservation, kind, visit time; unique), and the push is written to the outbox in that same
-transaction. Two processes (or a scheduler that ran, died and ran the job again after a restart)
-race on the marker; one inserts it, the other finds it there and sends nothing. The outbox then
-delivers with a stored X-Line-Retry-Key, so a retried push is not delivered twice either.
-
-The job functions take ids, open their own session, and never see a request's objects.
+Each is written to the outbox in the caller's transaction, so it goes out exactly when the change it
+tells of commits; the outbox delivers with a stored X-Line-Retry-Key, so a retried push is not
+delivered twice. The scheduled sweep that sends reminders is jobs.py.
 """
 
 from __future__ import annotations
-
-import asyncio
-import logging
 
 from sqlalchemy.orm import Session
 
 from bot import clock
 from bot import outbox as outbox_service
 from bot.catalog import t
-from bot.db import Database
 from bot.messages import postback_item, text, to_json
-from bot.settings import Settings
 from handlers.reservations import cards
 from handlers.reservations.models import ReminderKind, Reservation
 from handlers.reservations.service import reminders as reminder_service
-from handlers.reservations.service import reservations as reservation_service
 from handlers.reservations.service import setup as setup_service
-from notifications import scheduler
-
-log = logging.getLogger(__name__)
 
 
-def _queue_reminder(db_session: Session, settings: Settings, reservation: Reservation, kind: ReminderKind) -> bool:
+def reminder(*, db_session: Session, reservation: Reservation, kind: ReminderKind) -> bool:
+    """The day-before or same-day reminder, once: False when it went out already (its marker is
+    there) or there is nobody to tell."""
     procedure = setup_service.get_procedure(db_session=db_session, procedure_id=reservation.procedure_id)
     office = setup_service.get_office(db_session=db_session, office_id=reservation.office_id)
     if procedure is None or office is None or reservation.line_user_id is None:
@@ -54,58 +43,10 @@ def _queue_reminder(db_session: Session, settings: Settings, reservation: Reserv
     return True
 
 
-def send_reminder(*, db: Database, settings: Settings, reservation_id: int, kind: str) -> bool:
-    """One reminder, in one transaction: still booked, still due, not sent yet → marker + push."""
-    reminder = ReminderKind(kind)
-    with db.session() as db_session:
-        reservation = reservation_service.get(db_session=db_session, reservation_id=reservation_id)
-        if reservation is None or not reminder_service.reminder_is_due(reservation, reminder, clock.now(), settings):
-            return False
-        return _queue_reminder(db_session, settings, reservation, reminder)
-
-
-def send_due(*, db: Database, settings: Settings) -> int:
-    """Every reminder that has fallen due and not gone out (each in its own transaction)."""
-    with db.session() as db_session:
-        due = reminder_service.due_reminders(db_session=db_session, now=clock.now(), settings=settings)
-    sent = 0
-    for reservation_id, kind in due:
-        try:
-            sent += send_reminder(db=db, settings=settings, reservation_id=reservation_id, kind=kind.value)
-        except Exception:
-            # Recorded, never swallowed silently; the next sweep tries again (the marker keeps it once).
-            log.exception("reminder %s for reservation %s failed", kind.value, reservation_id)
-    if sent:
-        log.info("queued %d reservation reminder(s)", sent)
-    return sent
-
-
-async def send_due_reminders() -> int:
-    """The scheduled sweep (every REMINDER_SWEEP_SECONDS): whatever fell due since the last run,
-    including everything missed while no process was running."""
-    context = scheduler.context()
-    return await asyncio.to_thread(send_due, db=context.db, settings=context.settings)
-
-
-def purge(*, db: Database, settings: Settings) -> int:
-    with db.session() as db_session:
-        count = reservation_service.purge_personal_data(db_session=db_session, settings=settings, now=clock.now())
-    if count:
-        log.info("purged personal data of %d past reservation(s)", count)
-    return count
-
-
-async def purge_personal_data() -> int:
-    """The nightly job: form answers go PERSONAL_DATA_RETENTION_DAYS after the visit."""
-    context = scheduler.context()
-    return await asyncio.to_thread(purge, db=context.db, settings=context.settings)
-
-
-def queue_cancelled_by_staff(*, db_session: Session, reservation_id: int) -> bool:
-    """Tells the citizen their booking was cancelled by the city; written to the outbox in the
-    caller's transaction, so it goes out exactly when the cancellation commits."""
-    reservation = reservation_service.get(db_session=db_session, reservation_id=reservation_id)
-    if reservation is None or reservation.line_user_id is None:
+def reservation_cancelled(*, db_session: Session, reservation: Reservation) -> bool:
+    """Tells the citizen their booking was cancelled by the city; False for a booking not made on
+    LINE (or whose LINE id is purged): staff phone those citizens."""
+    if reservation.line_user_id is None:
         return False
     procedure = setup_service.get_procedure(db_session=db_session, procedure_id=reservation.procedure_id)
     if procedure is None:

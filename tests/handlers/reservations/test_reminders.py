@@ -15,8 +15,7 @@ from sqlalchemy import func, select
 from bot import clock
 from bot.db import Database
 from bot.outbox import OutboxMessage
-from handlers.reservations import cards
-from handlers.reservations import notify as reminders
+from handlers.reservations import cards, jobs, notify
 from handlers.reservations.models import (
     ReminderSent,
     Reservation,
@@ -38,7 +37,8 @@ ANSWERS = {
 }
 
 
-def book(app: LiveApp, user: str, hhmm: str = "10:00") -> int:
+def book(app: LiveApp, user: str | None, hhmm: str = "10:00") -> int:
+    """A LINE booking for `user` (None: a phone booking) on Wednesday at `hhmm`."""
     with app.db.session() as db_session:
         slots = slot_service.get_slots_for_day(
             db_session=db_session, office_id="honcho", day=datetime(2026, 11, 25).date()
@@ -50,7 +50,7 @@ def book(app: LiveApp, user: str, hhmm: str = "10:00") -> int:
                 procedure_id="inkan",
                 slot_id=slot.id,
                 answers=ANSWERS,
-                channel=ReservationChannel.LINE,
+                channel=ReservationChannel.LINE if user else ReservationChannel.PHONE,
                 line_user_id=user,
             ),
             settings=app.settings,
@@ -79,16 +79,15 @@ def test_reminders_go_out_once_the_day_before_and_on_the_morning(rsv_app: LiveAp
         reservation_service.cancel(db_session=db_session, reservation=reservation, reason="citizen")
 
     clock.travel_to(at(24, 17, 59))
-    assert reminders.send_due(db=app.db, settings=app.settings) == 0
+    assert jobs.send_due(db=app.db, settings=app.settings) == 0
     clock.travel_to(at(24, 18, 1))
-    assert reminders.send_due(db=app.db, settings=app.settings) == 1
-    assert reminders.send_due(db=app.db, settings=app.settings) == 0  # run again: nothing more
+    assert jobs.send_due(db=app.db, settings=app.settings) == 1
+    assert jobs.send_due(db=app.db, settings=app.settings) == 0  # run again: nothing more
     # Two processes sweeping at the same moment, and the per-booking job run directly: still once.
     engines = [Database(app.settings.database_url) for _ in range(2)]
     results: list[int] = []
     threads = [
-        threading.Thread(target=lambda e=e: results.append(reminders.send_due(db=e, settings=app.settings)))
-        for e in engines
+        threading.Thread(target=lambda e=e: results.append(jobs.send_due(db=e, settings=app.settings))) for e in engines
     ]
     for thread in threads:
         thread.start()
@@ -97,7 +96,7 @@ def test_reminders_go_out_once_the_day_before_and_on_the_morning(rsv_app: LiveAp
     for engine in engines:
         engine.dispose()
     assert results == [0, 0]
-    assert not reminders.send_reminder(db=app.db, settings=app.settings, reservation_id=kept, kind="day_before")
+    assert not jobs.send_reminder(db=app.db, settings=app.settings, reservation_id=kept, kind="day_before")
     [day_before] = pushes(app, "reminder:day_before:")
     assert day_before.to == user and day_before.purpose == f"reminder:day_before:{kept}"
     delivered = wait_until(lambda: app.sandbox.deliveries(to=user), what="the reminder push")
@@ -108,12 +107,12 @@ def test_reminders_go_out_once_the_day_before_and_on_the_morning(rsv_app: LiveAp
     assert app.sandbox.deliveries(to=other) == []  # cancelled: no reminder
 
     clock.travel_to(at(25, 7, 59))
-    assert reminders.send_due(db=app.db, settings=app.settings) == 0
+    assert jobs.send_due(db=app.db, settings=app.settings) == 0
     clock.travel_to(at(25, 8, 0))
-    assert reminders.send_due(db=app.db, settings=app.settings) == 1
-    assert reminders.send_due(db=app.db, settings=app.settings) == 0
+    assert jobs.send_due(db=app.db, settings=app.settings) == 1
+    assert jobs.send_due(db=app.db, settings=app.settings) == 0
     clock.travel_to(at(25, 10, 5))  # after the visit began: nothing is late-sent
-    assert reminders.send_due(db=app.db, settings=app.settings) == 0
+    assert jobs.send_due(db=app.db, settings=app.settings) == 0
     wait_until(lambda: len(app.sandbox.deliveries(to=user)) == 2, what="the morning reminder")
     assert texts(app.sandbox.deliveries(to=user))[1].startswith("本日は、窓口のご予約の日です。")
     with app.db.session() as db_session:
@@ -126,7 +125,7 @@ def test_a_booking_moved_to_another_day_is_reminded_again_and_late_bookings_are_
     user = new_citizen(app)
     reservation_id = book(app, user, "13:00")
     clock.travel_to(at(24, 18, 30))
-    assert reminders.send_due(db=app.db, settings=app.settings) == 1
+    assert jobs.send_due(db=app.db, settings=app.settings) == 1
     with app.db.session() as db_session:
         reservation = db_session.get(Reservation, reservation_id)
         assert reservation is not None
@@ -139,7 +138,7 @@ def test_a_booking_moved_to_another_day_is_reminded_again_and_late_bookings_are_
             by_citizen=False,
         )
     clock.travel_to(at(25, 18, 0))
-    assert reminders.send_due(db=app.db, settings=app.settings) == 1  # for Thursday this time
+    assert jobs.send_due(db=app.db, settings=app.settings) == 1  # for Thursday this time
     assert len(pushes(app, "reminder:day_before:")) == 2
     # Booked after the reminder time (here 16:00, before the 17:00 cutoff): no reminder, they just booked.
     app.settings.reminder_day_before_time = "16:00"
@@ -153,7 +152,7 @@ def test_a_booking_moved_to_another_day_is_reminded_again_and_late_bookings_are_
             ),
             settings=app.settings,
         )
-    assert reminders.send_due(db=app.db, settings=app.settings) == 0
+    assert jobs.send_due(db=app.db, settings=app.settings) == 0
 
 
 def test_the_scheduler_keeps_its_jobs_across_a_restart_and_runs_a_missed_sweep_once(rsv_app: LiveApp) -> None:
@@ -163,18 +162,18 @@ def test_the_scheduler_keeps_its_jobs_across_a_restart_and_runs_a_missed_sweep_o
     reservation_id = book(app, user)
     clock.travel_to(at(24, 18, 10))
 
-    jobs = app.app.state.capabilities.jobs
-    expected = sorted(job.id for job in (*scheduler.CORE_JOBS, *jobs))
+    standing_jobs = app.app.state.capabilities.jobs
+    expected = sorted(job.id for job in (*scheduler.CORE_JOBS, *standing_jobs))
     reminder_job = "reservations:reminders"
 
     async def first_process() -> list[str]:
         database = Database(app.settings.database_url)
         try:
-            running = scheduler.start(database, app.settings, jobs)
+            running = scheduler.start(database, app.settings, standing_jobs)
             assert running is not None
             ids = sorted(job.id for job in running.get_jobs())
             # It ran once (say), then the process died before the next run.
-            assert await reminders.send_due_reminders() == 1
+            assert await jobs.send_due_reminders() == 1
             running.modify_job(reminder_job, next_run_time=datetime.now(clock.TOKYO) - timedelta(minutes=5))
             scheduler.stop(running)
             return ids
@@ -188,7 +187,7 @@ def test_the_scheduler_keeps_its_jobs_across_a_restart_and_runs_a_missed_sweep_o
     async def restarted_process() -> list[str]:
         database = Database(app.settings.database_url)
         try:
-            running = scheduler.start(database, app.settings, jobs)
+            running = scheduler.start(database, app.settings, standing_jobs)
             assert running is not None
             job = running.get_job(reminder_job)
             assert job is not None  # still there: the job store is the database
@@ -215,13 +214,16 @@ def test_the_purge_job_and_a_staff_cancellation_notice(rsv_app: LiveApp) -> None
     app.app.state.scheduler.pause()
     user = new_citizen(app)
     reservation_id = book(app, user)
+    phone_id = book(app, None, "11:00")  # a phone booking: nobody to tell on LINE (staff call them)
     with app.db.session() as db_session:
-        assert reminders.queue_cancelled_by_staff(db_session=db_session, reservation_id=reservation_id)
-        assert not reminders.queue_cancelled_by_staff(db_session=db_session, reservation_id=10**9)
+        reservation, phone = db_session.get(Reservation, reservation_id), db_session.get(Reservation, phone_id)
+        assert reservation is not None and phone is not None
+        assert notify.reservation_cancelled(db_session=db_session, reservation=reservation)
+        assert not notify.reservation_cancelled(db_session=db_session, reservation=phone)
     notice = wait_until(lambda: app.sandbox.deliveries(to=user), what="the cancellation notice")
     assert "市役所の都合で取り消し" in texts(notice)[0]
     clock.travel_to(at(25, 12) + timedelta(days=app.settings.personal_data_retention_days + 1))
-    assert reminders.purge(db=app.db, settings=app.settings) == 1
+    assert jobs.purge(db=app.db, settings=app.settings) == 2  # both bookings of that Wednesday
     with app.db.session() as db_session:
         reservation = db_session.get(Reservation, reservation_id)
         assert reservation is not None and reservation.answers_enc is None

@@ -268,5 +268,13 @@ def test_the_staff_api(rsv_app: LiveApp, people) -> None:
     assert api.post(f"/api/v1/reservations/{booking['id']}/cancel", json={"reason": "x"}).status_code == 409
     cancelled = api.post(f"/api/v1/reservations/{other_id}/cancel", json={"reason": "電話で取り消し"})
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    # The same staff actions as the pages: audited (as the token's staff member), refusals not.
+    entries = sorted(audit_entries(app, "reservation."), key=lambda e: e.id)
+    recorded = [(e.action, e.via, e.target_id, e.summary) for e in entries]
+    assert recorded == [
+        ("reservation.create", "api", str(booking["id"]), None),
+        ("reservation.check_in", "api", str(booking["id"]), None),
+        ("reservation.cancel", "api", str(other_id), "電話で取り消し"),
+    ]
     assert api.get("/api/v1/reservations/999999").status_code == 404
     assert httpx.get(f"{app.base_url}/api/v1/reservations/procedures").status_code == 401
