@@ -41,14 +41,14 @@ CAPABILITY = Capability(
     jobs=(
         Job(
             id="reservations:reminders",
-            func="handlers.reservations.jobs:send_due_reminders",
+            func="handlers.reservations.notify:send_due_reminders",
             name="予約のリマインダー",
             trigger="interval",
             schedule=lambda settings: {"seconds": settings.reminder_sweep_seconds},
         ),
         Job(
             id="reservations:purge",
-            func="handlers.reservations.jobs:purge_personal_data",
+            func="handlers.reservations.notify:purge_personal_data",
             name="個人情報の削除",
             trigger="cron",
             schedule=lambda settings: {"hour": 3, "minute": 15},

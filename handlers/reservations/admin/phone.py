@@ -86,13 +86,14 @@ async def create_reservation(request: Request, actor: CurrentStaff, db_session: 
     procedure_id, office_id = values.get("procedure", ""), values.get("office", "")
     day = parse_day(values.get("day"))
     answers = {k.removeprefix("answer_"): v for k, v in values.items() if k.startswith("answer_")}
-    channel = values.get("channel") if values.get("channel") in ("phone", "counter") else "phone"
+    chosen = values.get("channel", "")
+    channel = ReservationChannel(chosen) if chosen in STAFF_CHANNELS else ReservationChannel.PHONE
     try:
         reservation_in = ReservationCreate(
             procedure_id=procedure_id,
             slot_id=int(values.get("slot") or 0),
             answers=answers,
-            channel=ReservationChannel(channel),
+            channel=channel,
             created_by=actor.name,
         )
         booked = flows.create_booking(

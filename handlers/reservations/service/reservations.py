@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot import clock
+from bot.db import affected_rows
 from bot.settings import Settings
 from handlers.reservations import calendar, crypto, forms, qr
 from handlers.reservations.models import (
@@ -262,7 +263,7 @@ def reschedule(
             ),
             execution_options={"synchronize_session": False},
         )
-        if moved.rowcount != 1:
+        if affected_rows(moved) != 1:
             raise InvalidTransition("changed meanwhile")
     db_session.refresh(reservation)
     db_session.expire(slot)
@@ -278,7 +279,7 @@ def cancel(*, db_session: Session, reservation: Reservation, reason: str, now: d
         .values(status=ReservationStatus.CANCELLED, cancelled_at=now, cancel_reason=reason[:200], updated_at=now),
         execution_options={"synchronize_session": False},
     )
-    if done.rowcount != 1:
+    if affected_rows(done) != 1:
         db_session.refresh(reservation)
         raise InvalidTransition(reservation.status)
     slots.give_back_place(db_session=db_session, slot_id=reservation.slot_id)
@@ -336,4 +337,4 @@ def purge_personal_data(*, db_session: Session, settings: Settings, now: datetim
         .values(answers_enc=None, qr_token_enc=None, qr_token_hash=None, line_user_id=None, answers_purged_at=now),
         execution_options={"synchronize_session": False},
     )
-    return int(result.rowcount or 0)
+    return affected_rows(result)

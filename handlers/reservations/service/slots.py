@@ -16,7 +16,7 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot import clock
-from bot.db import upsert_insert
+from bot.db import affected_rows, upsert_insert
 from bot.settings import Settings
 from handlers.reservations import calendar
 from handlers.reservations.models import (
@@ -213,7 +213,7 @@ def take_place(*, db_session: Session, slot_id: int) -> None:
         .values(booked=CounterSlot.booked + 1),
         execution_options={"synchronize_session": False},
     )
-    if result.rowcount != 1:
+    if affected_rows(result) != 1:
         raise SlotFull(str(slot_id))
 
 

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from bot import clock
 from bot.db import Database
 from bot.outbox import OutboxMessage
-from handlers.reservations import cards, jobs, notify
+from handlers.reservations import cards, notify
 from handlers.reservations.models import (
     ReminderSent,
     Reservation,
@@ -79,15 +79,16 @@ def test_reminders_go_out_once_the_day_before_and_on_the_morning(rsv_app: LiveAp
         reservation_service.cancel(db_session=db_session, reservation=reservation, reason="citizen")
 
     clock.travel_to(at(24, 17, 59))
-    assert jobs.send_due(db=app.db, settings=app.settings) == 0
+    assert notify.send_due(db=app.db, settings=app.settings) == 0
     clock.travel_to(at(24, 18, 1))
-    assert jobs.send_due(db=app.db, settings=app.settings) == 1
-    assert jobs.send_due(db=app.db, settings=app.settings) == 0  # run again: nothing more
+    assert notify.send_due(db=app.db, settings=app.settings) == 1
+    assert notify.send_due(db=app.db, settings=app.settings) == 0  # run again: nothing more
     # Two processes sweeping at the same moment, and the per-booking job run directly: still once.
     engines = [Database(app.settings.database_url) for _ in range(2)]
     results: list[int] = []
     threads = [
-        threading.Thread(target=lambda e=e: results.append(jobs.send_due(db=e, settings=app.settings))) for e in engines
+        threading.Thread(target=lambda e=e: results.append(notify.send_due(db=e, settings=app.settings)))
+        for e in engines
     ]
     for thread in threads:
         thread.start()
@@ -96,7 +97,7 @@ def test_reminders_go_out_once_the_day_before_and_on_the_morning(rsv_app: LiveAp
     for engine in engines:
         engine.dispose()
     assert results == [0, 0]
-    assert not jobs.send_reminder(db=app.db, settings=app.settings, reservation_id=kept, kind="day_before")
+    assert not notify.send_reminder(db=app.db, settings=app.settings, reservation_id=kept, kind="day_before")
     [day_before] = pushes(app, "reminder:day_before:")
     assert day_before.to == user and day_before.purpose == f"reminder:day_before:{kept}"
     delivered = wait_until(lambda: app.sandbox.deliveries(to=user), what="the reminder push")
@@ -107,12 +108,12 @@ def test_reminders_go_out_once_the_day_before_and_on_the_morning(rsv_app: LiveAp
     assert app.sandbox.deliveries(to=other) == []  # cancelled: no reminder
 
     clock.travel_to(at(25, 7, 59))
-    assert jobs.send_due(db=app.db, settings=app.settings) == 0
+    assert notify.send_due(db=app.db, settings=app.settings) == 0
     clock.travel_to(at(25, 8, 0))
-    assert jobs.send_due(db=app.db, settings=app.settings) == 1
-    assert jobs.send_due(db=app.db, settings=app.settings) == 0
+    assert notify.send_due(db=app.db, settings=app.settings) == 1
+    assert notify.send_due(db=app.db, settings=app.settings) == 0
     clock.travel_to(at(25, 10, 5))  # after the visit began: nothing is late-sent
-    assert jobs.send_due(db=app.db, settings=app.settings) == 0
+    assert notify.send_due(db=app.db, settings=app.settings) == 0
     wait_until(lambda: len(app.sandbox.deliveries(to=user)) == 2, what="the morning reminder")
     assert texts(app.sandbox.deliveries(to=user))[1].startswith("本日は、窓口のご予約の日です。")
     with app.db.session() as db_session:
@@ -125,7 +126,7 @@ def test_a_booking_moved_to_another_day_is_reminded_again_and_late_bookings_are_
     user = new_citizen(app)
     reservation_id = book(app, user, "13:00")
     clock.travel_to(at(24, 18, 30))
-    assert jobs.send_due(db=app.db, settings=app.settings) == 1
+    assert notify.send_due(db=app.db, settings=app.settings) == 1
     with app.db.session() as db_session:
         reservation = db_session.get(Reservation, reservation_id)
         assert reservation is not None
@@ -138,7 +139,7 @@ def test_a_booking_moved_to_another_day_is_reminded_again_and_late_bookings_are_
             by_citizen=False,
         )
     clock.travel_to(at(25, 18, 0))
-    assert jobs.send_due(db=app.db, settings=app.settings) == 1  # for Thursday this time
+    assert notify.send_due(db=app.db, settings=app.settings) == 1  # for Thursday this time
     assert len(pushes(app, "reminder:day_before:")) == 2
     # Booked after the reminder time (here 16:00, before the 17:00 cutoff): no reminder, they just booked.
     app.settings.reminder_day_before_time = "16:00"
@@ -152,7 +153,7 @@ def test_a_booking_moved_to_another_day_is_reminded_again_and_late_bookings_are_
             ),
             settings=app.settings,
         )
-    assert jobs.send_due(db=app.db, settings=app.settings) == 0
+    assert notify.send_due(db=app.db, settings=app.settings) == 0
 
 
 def test_the_scheduler_keeps_its_jobs_across_a_restart_and_runs_a_missed_sweep_once(rsv_app: LiveApp) -> None:
@@ -173,7 +174,7 @@ def test_the_scheduler_keeps_its_jobs_across_a_restart_and_runs_a_missed_sweep_o
             assert running is not None
             ids = sorted(job.id for job in running.get_jobs())
             # It ran once (say), then the process died before the next run.
-            assert await jobs.send_due_reminders() == 1
+            assert await notify.send_due_reminders() == 1
             running.modify_job(reminder_job, next_run_time=datetime.now(clock.TOKYO) - timedelta(minutes=5))
             scheduler.stop(running)
             return ids
@@ -223,7 +224,7 @@ def test_the_purge_job_and_a_staff_cancellation_notice(rsv_app: LiveApp) -> None
     notice = wait_until(lambda: app.sandbox.deliveries(to=user), what="the cancellation notice")
     assert "市役所の都合で取り消し" in texts(notice)[0]
     clock.travel_to(at(25, 12) + timedelta(days=app.settings.personal_data_retention_days + 1))
-    assert jobs.purge(db=app.db, settings=app.settings) == 2  # both bookings of that Wednesday
+    assert notify.purge(db=app.db, settings=app.settings) == 2  # both bookings of that Wednesday
     with app.db.session() as db_session:
         reservation = db_session.get(Reservation, reservation_id)
         assert reservation is not None and reservation.answers_enc is None
