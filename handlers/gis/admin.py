@@ -16,12 +16,12 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from admin import audit
 from admin.auth import CurrentStaff, DbSession, require_role
 from admin.models import Actor, StaffRole
 from admin.nav import DashboardPanel, Section, staff_roles
 from admin.templating import redirect, render
 from handlers.gis import api as gis_api
+from handlers.gis import flows as gis_flows
 from handlers.gis.models import (
     HAZARD_LABELS,
     KIND_LABELS,
@@ -135,10 +135,9 @@ async def upload_layer(
             problems=["新しいレイヤーには、キー（半角英小文字・数字・_）、種類、名前が必要です。"],
             status_code=400,
         )
-    before = LayerRead.model_validate(existing).model_dump(mode="json") if existing is not None else None
     try:
-        layer = layer_service.import_layer(
-            db_session=db_session, layer_in=meta, content=content, filename=filename, actor_name=actor.name
+        layer = gis_flows.import_layer(
+            db_session=db_session, actor=actor, layer_in=meta, content=content, filename=filename, existing=existing
         )
     except LayerFileError as exc:
         return _layers_page(
@@ -146,17 +145,6 @@ async def upload_layer(
         )
     except layer_service.LayerKindMismatch:
         return _layers_page(request, db_session, problems=["レイヤーの種類が違います。"], status_code=400)
-    after = LayerRead.model_validate(layer)
-    audit.record(
-        db_session=db_session,
-        actor=actor,
-        action="gis.layer_import",
-        target_type="gis_layer",
-        target_id=layer.key,
-        before=before,
-        after=after,
-        summary=f"{layer.title}: {layer.place_count}件（{filename}）",
-    )
     return redirect("/admin/gis", notice=f"「{layer.title}」を{layer.place_count}件で入れ替えました。")
 
 
@@ -201,7 +189,7 @@ def change_shelter_status(
         new_status = ShelterStatus(status)
     except ValueError:
         return redirect("/admin/gis/shelters", error="状況の値が正しくありません。")
-    gis_api.record_status_change(db_session, actor, place, new_status)
+    gis_flows.set_shelter_status(db_session=db_session, actor=actor, place=place, status=new_status)
     return redirect(
         f"/admin/gis/shelters#shelter-{place.id}",
         notice=f"「{place.name}」を「{STATUS_LABELS[new_status]}」にしました。",
@@ -210,14 +198,7 @@ def change_shelter_status(
 
 @router.post("/gis/shelters/reset", dependencies=[Depends(require_role("counter"))])
 def reset_shelter_statuses(actor: CurrentStaff, db_session: DbSession) -> Response:
-    count = shelter_service.reset_all_statuses(db_session=db_session, actor_name=actor.name)
-    audit.record(
-        db_session=db_session,
-        actor=actor,
-        action="gis.shelter_reset",
-        target_type="gis_place",
-        summary=f"{count}件を未開設に戻した",
-    )
+    count = gis_flows.reset_shelter_statuses(db_session=db_session, actor=actor)
     return redirect("/admin/gis/shelters", notice=f"{count}件の状況を「未開設」に戻しました。")
 
 

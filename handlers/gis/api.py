@@ -7,24 +7,20 @@ opened, so on SQLite nothing waits on a second transaction's write lock.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
-from sqlalchemy.orm import Session
 
-from admin import audit
 from admin.api import NOT_FOUND
 from admin.auth import CurrentStaff, DbSession, require_role
-from admin.models import Actor
+from handlers.gis import flows as gis_flows
 from handlers.gis.models import (
     SHELTER_KINDS,
-    STATUS_LABELS,
     Hazard,
     LayerRead,
     NearestPlace,
     PlaceKind,
     ShelterRead,
-    ShelterStatus,
     ShelterStatusUpdate,
 )
 from handlers.gis.service import layers as layer_service
@@ -32,10 +28,6 @@ from handlers.gis.service import search as search_service
 from handlers.gis.service import shelters as shelter_service
 
 router = APIRouter()
-
-audit.describe_action("gis.shelter_status", "避難所の開設状況を変更")
-audit.describe_action("gis.shelter_reset", "避難所の開設状況をすべて未開設に戻す")
-audit.describe_action("gis.layer_import", "地図レイヤーを読み込み")
 
 
 @router.get("/gis/nearest", response_model=list[NearestPlace], summary="近い順の避難所・施設・AED")
@@ -81,22 +73,4 @@ def update_shelter_status(
     place = shelter_service.get_place(db_session=db_session, place_id=place_id)
     if place is None or place.kind not in SHELTER_KINDS:
         raise HTTPException(status_code=404, detail="避難所が見つかりません。")
-    return record_status_change(db_session, actor, place, body.status)
-
-
-def record_status_change(db_session: Session, actor: Actor, place: Any, status: ShelterStatus) -> ShelterRead:
-    """Sets a shelter's status and audits it: one path for the status board and the API."""
-    before = ShelterRead.model_validate(place)
-    shelter_service.set_status(db_session=db_session, place=place, status=status, actor_name=actor.name)
-    after = ShelterRead.model_validate(place)
-    audit.record(
-        db_session=db_session,
-        actor=actor,
-        action="gis.shelter_status",
-        target_type="gis_place",
-        target_id=place.id,
-        before=before,
-        after=after,
-        summary=f"{place.name}: {STATUS_LABELS[before.status]} → {STATUS_LABELS[after.status]}",
-    )
-    return after
+    return gis_flows.set_shelter_status(db_session=db_session, actor=actor, place=place, status=body.status)
