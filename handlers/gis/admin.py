@@ -20,6 +20,7 @@ from admin.auth import CurrentStaff, DbSession, require_role
 from admin.models import Actor, StaffRole
 from admin.nav import DashboardPanel, Section, staff_roles
 from admin.templating import redirect, render
+from handlers.gis import MAX_UPLOAD_BYTES
 from handlers.gis import api as gis_api
 from handlers.gis import flows as gis_flows
 from handlers.gis.models import (
@@ -41,7 +42,6 @@ from handlers.gis.service import places as place_service
 from handlers.gis.service import search as search_service
 from handlers.gis.service import shelters as shelter_service
 
-MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 MAP_WIDTH = 900
 KIND_COLOURS: dict[PlaceKind, str] = {
     PlaceKind.SHELTER: "#1f5fa8",

@@ -9,7 +9,7 @@ import click
 from sqlalchemy.orm import Session
 
 from bot.capability import Capability
-from handlers.gis import flow
+from handlers.gis import MAX_UPLOAD_BYTES, flow
 from handlers.gis.service import seed as gis_seed
 
 
@@ -39,4 +39,6 @@ CAPABILITY = Capability(
     admin=_admin,
     cli=_cli,
     seed=_seed,
+    # The layer upload (the form's other fields and the multipart framing on top of the file).
+    body_limits={"/admin/gis/layers": MAX_UPLOAD_BYTES + 1_000_000},
 )
