@@ -9,7 +9,9 @@ import asyncio
 import threading
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from bot import clock
@@ -67,6 +69,43 @@ def at(day: int, hour: int, minute: int = 0) -> datetime:
     return datetime(2026, 11, day, hour, minute, tzinfo=clock.TOKYO)
 
 
+def two_sweeps_at_once(app: LiveApp) -> list[int]:
+    """The reminder sweep in two "processes" (threads, each with its own connection pool) that start
+    at the same moment; neither sends a reminder before both have found it due. Answers how many
+    each one sent."""
+    engines = [Database(app.settings.database_url) for _ in range(2)]
+    start = threading.Barrier(2, timeout=10)
+    both_found_it_due = threading.Barrier(2, timeout=10)
+    real_send_reminder = notify.send_reminder
+
+    def send_reminder(**kwargs: Any) -> bool:
+        # Past the sweep's read of what is due (its session closed); before the marker and the push.
+        both_found_it_due.wait()
+        return real_send_reminder(**kwargs)
+
+    sent: dict[int, int] = {}
+
+    def sweep(n: int) -> None:
+        start.wait()
+        sent[n] = notify.send_due(db=engines[n], settings=app.settings)
+
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(notify, "send_reminder", send_reminder)
+            threads = [threading.Thread(target=sweep, args=(n,)) for n in range(2)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=60)
+            assert not any(thread.is_alive() for thread in threads), "a sweep did not finish"
+    finally:
+        for engine in engines:
+            engine.dispose()
+    # A sweep that did not reach the barrier (it found nothing due) broke it: both count 0.
+    assert sorted(sent) == [0, 1], "a sweep raised"
+    return [sent[0], sent[1]]
+
+
 def test_reminders_go_out_once_the_day_before_and_on_the_morning(rsv_app: LiveApp) -> None:
     app = rsv_app
     app.app.state.scheduler.pause()  # the test runs the jobs itself
@@ -81,23 +120,14 @@ def test_reminders_go_out_once_the_day_before_and_on_the_morning(rsv_app: LiveAp
     clock.travel_to(at(24, 17, 59))
     assert notify.send_due(db=app.db, settings=app.settings) == 0
     clock.travel_to(at(24, 18, 1))
-    assert notify.send_due(db=app.db, settings=app.settings) == 1
-    assert notify.send_due(db=app.db, settings=app.settings) == 0  # run again: nothing more
-    # Two processes sweeping at the same moment, and the per-booking job run directly: still once.
-    engines = [Database(app.settings.database_url) for _ in range(2)]
-    results: list[int] = []
-    threads = [
-        threading.Thread(target=lambda e=e: results.append(notify.send_due(db=e, settings=app.settings)))
-        for e in engines
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    for engine in engines:
-        engine.dispose()
-    assert results == [0, 0]
+    # The first send is a race: two processes sweep at the same moment and both find the reminder
+    # due before either has sent it. Exactly one sends it; the other finds its marker and sends nothing.
+    assert sorted(two_sweeps_at_once(app)) == [0, 1]
+    assert len(pushes(app, "reminder:")) == 1
+    assert notify.send_due(db=app.db, settings=app.settings) == 0  # a later sweep: nothing more
     assert not notify.send_reminder(db=app.db, settings=app.settings, reservation_id=kept, kind="day_before")
+    wait_until(lambda: settled(app), what="the reminder delivered")
+    assert len(app.sandbox.deliveries(to=user)) == 1
     [day_before] = pushes(app, "reminder:day_before:")
     assert day_before.to == user and day_before.purpose == f"reminder:day_before:{kept}"
     delivered = wait_until(lambda: app.sandbox.deliveries(to=user), what="the reminder push")
