@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from sqlalchemy.orm import Session
 
 from bot.capability import Capability, Job
-from handlers.reservations import flow
+from handlers.reservations import bookings, flow
 from handlers.reservations.service import seed as counter_seed
 
 
@@ -33,7 +33,8 @@ def _seed(db_session: Session) -> None:
 
 CAPABILITY = Capability(
     name="reservations",
-    flows=(flow.FLOW,),
+    # Booking first, then my bookings (予約確認); entry points are tried in this order.
+    flows=(flow.FLOW, bookings.FLOW),
     intents=frozenset({"reservation_make", "reservation_check", "reservation_cancel"}),
     models=("handlers.reservations.models",),
     admin=_admin,

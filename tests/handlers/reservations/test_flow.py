@@ -317,3 +317,61 @@ def test_the_per_citizen_limit_is_explained(rsv_app: LiveApp) -> None:
     answer = say(app, user, "窓口の予約をしたい")
     assert answer[-1]["text"] == t("reservations.limit_reached", max=1)
     assert [a["label"] for a in quick_replies(answer[-1])] == ["予約確認"]
+
+
+def test_back_walks_the_steps_in_order_and_a_typed_hai_confirms(rsv_app: LiveApp) -> None:
+    app = rsv_app
+    user = new_citizen(app)
+    answer = say(app, user, "予約したい")
+    answer = tap(app, user, button(answer[-1], "住民票")["data"])
+    asked_office = message_text(answer[-1])
+    answer = tap(app, user, button(answer[-1], "牛窓")["data"])  # 住民票: several offices
+    asked_date = message_text(answer[-1])
+    assert asked_date == t("reservations.ask_date")
+    answer = tap(app, user, quick_replies(answer[-1])[0]["data"])
+    if "どちらがよろしいですか" in message_text(answer[-1]):
+        answer = tap(app, user, button(answer[-1], "午前")["data"])
+    asked_time = message_text(answer[-1])
+    answer = tap(app, user, quick_replies(answer[-1])[0]["data"])
+    assert "（1/6）" in message_text(answer[-1])
+    # 戻る, one step at a time: the day's times, the day, the office, the procedure, then it ends.
+    answer = tap(app, user, button(answer[-1], "戻る")["data"])
+    assert message_text(answer[-1]).split("ですね。")[0] == asked_time.split("ですね。")[0]
+    answer = say(app, user, "戻る")
+    assert message_text(answer[-1]) == asked_date
+    answer = say(app, user, "戻る")
+    assert message_text(answer[-1]) == asked_office
+    answer = say(app, user, "戻る")
+    assert message_text(answer[-1]) == t("reservations.ask_procedure")
+    answer = say(app, user, "戻る")
+    assert message_text(answer[-1]) == t("common.quit_done")
+    # The whole way again, confirmed by typing 「はい」: booked once, with the card's own key.
+    answer = say(app, user, "予約したい")
+    answer = tap(app, user, button(answer[-1], "住民票")["data"])
+    answer = tap(app, user, button(answer[-1], "本庁")["data"])
+    answer = tap(app, user, quick_replies(answer[-1])[0]["data"])
+    if "どちらがよろしいですか" in message_text(answer[-1]):
+        answer = tap(app, user, button(answer[-1], "午前")["data"])
+    answer = tap(app, user, quick_replies(answer[-1])[0]["data"])
+    for typed in [*JUMINHYO_ANSWERS, "1"]:
+        answer = say(app, user, typed)
+    assert message_text(answer[-1]) == t("reservations.confirm_alt")
+    confirm = button(answer[-1], "この内容で予約する")
+    booked = say(app, user, "はい")
+    assert booked[0]["type"] == "flex" and booked[0]["altText"].startswith("ご予約を承りました。")
+    [reservation] = reservations(app)
+    # The card's button, tapped after the typed はい, shows the same booking (booked once).
+    again = tap(app, user, confirm["data"])
+    assert str(again[0]["contents"]).count(t("reservations.booked_again")) == 1
+    assert [r.id for r in reservations(app)] == [reservation.id]
+    # A change confirmed by typing 「はい」 too.
+    answer = tap(app, user, f"action=rsv_change&id={reservation.id}")
+    answer = tap(app, user, quick_replies(answer[-1])[1]["data"])
+    if "どちらがよろしいですか" in message_text(answer[-1]):
+        answer = tap(app, user, button(answer[-1], "午後")["data"])
+    answer = tap(app, user, quick_replies(answer[-1])[0]["data"])
+    assert "この日時に変更しますか？" in message_text(answer[-1])
+    answer = say(app, user, "はい")
+    assert message_text(answer[0]) == t("reservations.changed")
+    [moved] = reservations(app)
+    assert moved.slot_id != reservation.slot_id and moved.status == ReservationStatus.BOOKED
