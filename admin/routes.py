@@ -121,16 +121,16 @@ def show_login(request: Request, next: str = "/admin/") -> HTMLResponse:
     return _login_page(request, next_url=next)
 
 
-def _login_transaction(request: Request, name: str, password: str) -> sessions.LoginResult:
-    with request.app.state.db.session() as db_session:
-        return sessions.login(
-            db_session=db_session,
-            name=name,
-            password=password,
-            ip=client_ip(request),
-            user_agent=request.headers.get("user-agent"),
-            config=admin_config(request),
-        )
+def _login_attempt(request: Request, name: str, password: str) -> sessions.LoginResult:
+    # sessions.login opens its own transactions (on SQLite none is open while argon2 runs).
+    return sessions.login(
+        db=request.app.state.db,
+        name=name,
+        password=password,
+        ip=client_ip(request),
+        user_agent=request.headers.get("user-agent"),
+        config=admin_config(request),
+    )
 
 
 @public_router.post("/admin/login", response_class=HTMLResponse)
@@ -148,7 +148,7 @@ async def login(
             next_url=next,
             status_code=403,
         )
-    result = await run_in_threadpool(_login_transaction, request, name, password)
+    result = await run_in_threadpool(_login_attempt, request, name, password)
     if result.delay_seconds:
         # Each failure answers later than the one before; the wait holds no thread and no transaction.
         await asyncio.sleep(result.delay_seconds)

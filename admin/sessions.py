@@ -6,7 +6,8 @@ its SHA-256 digest, with the last time it was used (idle timeout) and its CSRF t
 Throttling, per account name and per address: each failure makes the next answer wait longer
 (0.5 s, 1 s, 2 s, ...), and the failure that reaches the limit locks the name (or the address)
 for a while. Unknown names are treated exactly like real ones, so the answers tell nothing about
-which accounts exist. The lock is logged and audited.
+which accounts exist. The lock is logged and audited. Attempts on one name are taken one at a
+time (see `login`), so parallel attempts cannot check more passwords than the limit allows.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -24,6 +28,7 @@ from admin import audit, users
 from admin.config import AdminConfig
 from admin.models import Actor, LoginAttempt, StaffSession, StaffUser
 from bot import clock
+from bot.db import Database
 
 log = logging.getLogger("madoguchi.admin.login")
 
@@ -105,28 +110,140 @@ def failure_delay(failures: int, config: AdminConfig) -> float:
     return min(config.login_delay_seconds * 2 ** (failures - 1), config.login_delay_max_seconds)
 
 
+class _AccountQueue:
+    """One login attempt per account name at a time among this process's threads (the waiting
+    holds no database connection and no transaction). An entry lives while someone holds or
+    waits for it, so names sprayed by an attacker leave nothing behind."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._entries: dict[str, tuple[threading.Lock, list[int]]] = {}
+
+    @contextmanager
+    def hold(self, name: str) -> Iterator[None]:
+        with self._guard:
+            lock, holders = self._entries.setdefault(name, (threading.Lock(), [0]))
+            holders[0] += 1
+        try:
+            with lock:
+                yield
+        finally:
+            with self._guard:
+                holders[0] -= 1
+                if holders[0] == 0:
+                    del self._entries[name]
+
+
+_account_queue = _AccountQueue()
+
+
+def _advisory_key(name: str) -> int:
+    """The PostgreSQL advisory lock (a signed 64-bit key) that stands for one account name."""
+    return int.from_bytes(hashlib.sha256(f"madoguchi.login:{name}".encode()).digest()[:8], "big", signed=True)
+
+
+@dataclass(frozen=True)
+class _Account:
+    """What checking a password needs, read in one short transaction."""
+
+    user_id: int | None
+    # The hash to check against (None: unknown name or inactive account; the dummy is checked).
+    password_hash: str | None
+    locked_until: datetime | None
+
+
+def _read_account(*, db_session: Session, name: str, ip: str, config: AdminConfig) -> _Account:
+    user = users.get_by_name(db_session=db_session, name=name) if name else None
+    return _Account(
+        user_id=user.id if user is not None else None,
+        password_hash=user.password_hash if user is not None and user.is_active else None,
+        locked_until=lock_state(db_session=db_session, name=name, ip=ip, user=user, config=config),
+    )
+
+
+def _refused(name: str, ip: str, locked_until: datetime) -> LoginResult:
+    # Not recorded: tries during a lock neither extend it nor fill the table.
+    log.warning("staff login refused while locked: name=%r ip=%s until=%s", name, ip, locked_until.isoformat())
+    return LoginResult(locked_until=locked_until)
+
+
 def login(
     *,
-    db_session: Session,
+    db: Database,
     name: str,
     password: str,
     ip: str,
     user_agent: str | None,
     config: AdminConfig,
 ) -> LoginResult:
-    """Checks the password under the throttle; on success starts a session (the token is in the result)."""
+    """Checks the password under the throttle; on success starts a session (the token is in the result).
+
+    Attempts on one account name are taken one at a time, from the lock check to the recorded
+    outcome, so however many arrive together at most `login_max_failures` passwords are checked
+    before the lock: among this process's threads by an in-process queue, and on PostgreSQL
+    across processes by an advisory lock held by the attempt's transaction. On SQLite the password
+    is checked with no transaction open: argon2 never holds the one write lock that LINE's
+    acknowledgements wait for (SQLite runs as one process, so the in-process queue is enough).
+    """
     name = name.strip()[:64]
     ip = (ip or "unknown")[:64]
-    now = clock.now()
-    user = users.get_by_name(db_session=db_session, name=name) if name else None
-    locked_until = lock_state(db_session=db_session, name=name, ip=ip, user=user, config=config)
+    # A locked name or address is refused at once, without queueing behind the attempts on it.
+    with db.session() as db_session:
+        locked_until = _read_account(db_session=db_session, name=name, ip=ip, config=config).locked_until
     if locked_until is not None:
-        # Not recorded: tries during a lock neither extend it nor fill the table.
-        log.warning("staff login refused while locked: name=%r ip=%s until=%s", name, ip, locked_until.isoformat())
-        return LoginResult(locked_until=locked_until)
+        return _refused(name, ip, locked_until)
+    with _account_queue.hold(name):
+        if db.dialect == "postgresql":
+            with db.session() as db_session:
+                db_session.execute(select(func.pg_advisory_xact_lock(_advisory_key(name))))
+                account = _read_account(db_session=db_session, name=name, ip=ip, config=config)
+                if account.locked_until is not None:
+                    return _refused(name, ip, account.locked_until)
+                ok = users.verify_password(account.password_hash, password)
+                return _record(
+                    db_session=db_session,
+                    account=account,
+                    ok=ok,
+                    name=name,
+                    password=password,
+                    ip=ip,
+                    user_agent=user_agent,
+                    config=config,
+                )
+        with db.session() as db_session:
+            account = _read_account(db_session=db_session, name=name, ip=ip, config=config)
+        if account.locked_until is not None:
+            return _refused(name, ip, account.locked_until)
+        ok = users.verify_password(account.password_hash, password)
+        with db.session() as db_session:
+            return _record(
+                db_session=db_session,
+                account=account,
+                ok=ok,
+                name=name,
+                password=password,
+                ip=ip,
+                user_agent=user_agent,
+                config=config,
+            )
 
-    active = user is not None and user.is_active
-    ok = users.verify_password(user.password_hash if active and user else None, password)
+
+def _record(
+    *,
+    db_session: Session,
+    account: _Account,
+    ok: bool,
+    name: str,
+    password: str,
+    ip: str,
+    user_agent: str | None,
+    config: AdminConfig,
+) -> LoginResult:
+    """The attempt's outcome: a session on success; on failure, the count and perhaps a lock."""
+    now = clock.now()
+    user = db_session.get(StaffUser, account.user_id) if account.user_id is not None else None
+    if ok and (user is None or not user.is_active or user.password_hash != account.password_hash):
+        ok = False  # changed while the password was being checked (deactivated, new password)
     attempt = LoginAttempt(at=now, name=name, ip=ip, succeeded=ok)
     db_session.add(attempt)
     db_session.flush()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import secrets
+import threading
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -28,6 +30,10 @@ _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 
 DEMO_USER = "demo"
 
+# argon2 is made to be dear; at most this many run at once (half the cores), so that a flood of
+# login attempts queues here instead of taking every core from the webhook and the processor.
+_hashing = threading.BoundedSemaphore(max(1, (os.cpu_count() or 2) // 2))
+
 
 class UserExists(Exception):
     """A staff account with this name already exists."""
@@ -52,13 +58,15 @@ def use_hasher(hasher: PasswordHasher) -> None:
 def hash_password(password: str) -> str:
     if len(password) < PASSWORD_MIN_LENGTH:
         raise PasswordTooShort()
-    return _hasher.hash(password)
+    with _hashing:
+        return _hasher.hash(password)
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     """Constant work whether or not there is an account (pass None for an unknown name)."""
     try:
-        _hasher.verify(password_hash or _DUMMY_HASH, password)
+        with _hashing:
+            _hasher.verify(password_hash or _DUMMY_HASH, password)
     except (VerificationError, InvalidHashError):
         return False
     return password_hash is not None

@@ -34,10 +34,7 @@ def run(*args: str, input: str | None = None) -> object:
 
 
 def can_login(db: Database, name: str, password: str) -> bool:
-    with db.session() as db_session:
-        return login(
-            db_session=db_session, name=name, password=password, ip="127.0.0.1", user_agent=None, config=AdminConfig()
-        ).ok
+    return login(db=db, name=name, password=password, ip="127.0.0.1", user_agent=None, config=AdminConfig()).ok
 
 
 def test_create_user_reads_the_password_from_stdin(db: Database) -> None:
