@@ -9,7 +9,7 @@ the service's error (service/errors.py) and records nothing.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
@@ -116,9 +116,22 @@ def create_booking(
     return booked
 
 
-def record_visit(*, db_session: Session, reservation: Reservation, action: str, actor: Actor) -> Reservation:
-    """The counter's buttons by their code (service.reservations.COUNTER_ACTIONS): check_in,
-    complete, no_show. An unknown code is InvalidTransition."""
+def check_in(*, db_session: Session, reservation: Reservation, actor: Actor) -> Reservation:
+    """受付: the citizen has arrived (on the day of the visit only)."""
+    return _record_visit(db_session, reservation, "check_in", actor)
+
+
+def complete(*, db_session: Session, reservation: Reservation, actor: Actor) -> Reservation:
+    """完了: the procedure is done (the citizen counts as arrived)."""
+    return _record_visit(db_session, reservation, "complete", actor)
+
+
+def mark_no_show(*, db_session: Session, reservation: Reservation, actor: Actor) -> Reservation:
+    """来庁なし: nobody came (on the day of the visit only)."""
+    return _record_visit(db_session, reservation, "no_show", actor)
+
+
+def _record_visit(db_session: Session, reservation: Reservation, action: str, actor: Actor) -> Reservation:
     before = ReservationRead.of(reservation)
     reservation_service.record_visit(db_session=db_session, reservation=reservation, action=action)
     after = ReservationRead.of(reservation)
@@ -126,19 +139,12 @@ def record_visit(*, db_session: Session, reservation: Reservation, action: str, 
     return reservation
 
 
-def check_in(*, db_session: Session, reservation: Reservation, actor: Actor) -> Reservation:
-    """受付: the citizen has arrived (on the day of the visit only)."""
-    return record_visit(db_session=db_session, reservation=reservation, action="check_in", actor=actor)
+class VisitAction(Protocol):
+    def __call__(self, *, db_session: Session, reservation: Reservation, actor: Actor) -> Reservation: ...
 
 
-def complete(*, db_session: Session, reservation: Reservation, actor: Actor) -> Reservation:
-    """完了: the procedure is done."""
-    return record_visit(db_session=db_session, reservation=reservation, action="complete", actor=actor)
-
-
-def mark_no_show(*, db_session: Session, reservation: Reservation, actor: Actor) -> Reservation:
-    """来庁なし: nobody came (on the day of the visit only)."""
-    return record_visit(db_session=db_session, reservation=reservation, action="no_show", actor=actor)
+# The counter's buttons on a booking's page, by the code they post (service.reservations.COUNTER_ACTIONS).
+VISIT_ACTIONS: dict[str, VisitAction] = {"check_in": check_in, "complete": complete, "no_show": mark_no_show}
 
 
 def cancel_by_staff(*, db_session: Session, reservation: Reservation, reason: str, actor: Actor) -> bool:

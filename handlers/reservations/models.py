@@ -40,10 +40,6 @@ class ReservationStatus(StrEnum):
     NO_SHOW = "no_show"
     CANCELLED = "cancelled"
 
-    @property
-    def label(self) -> str:
-        return STATUS_LABELS[self]
-
 
 STATUS_LABELS = {
     ReservationStatus.BOOKED: "予約中",
@@ -52,8 +48,6 @@ STATUS_LABELS = {
     ReservationStatus.NO_SHOW: "来庁なし",
     ReservationStatus.CANCELLED: "取り消し",
 }
-# Bookings that hold a place and count towards a citizen's limit.
-ACTIVE_STATUSES = (ReservationStatus.BOOKED, ReservationStatus.ARRIVED)
 
 
 class ReservationChannel(StrEnum):
@@ -187,10 +181,6 @@ class Reservation(Base):
     arrived_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
-    @property
-    def is_active(self) -> bool:
-        return self.status in ACTIVE_STATUSES
-
 
 class ReminderSent(Base):
     """One row per reminder pushed: the unique key is what makes "sent once" true across processes."""
@@ -233,10 +223,6 @@ class OfficeUpdate(BaseModel):
     closes: str | None = Field(default=None, pattern=HHMM_PATTERN)
     sort_order: int | None = Field(default=None, ge=0, le=10_000)
     is_active: bool | None = None
-
-
-class OfficeRead(OfficeCreate):
-    model_config = ConfigDict(from_attributes=True)
 
 
 def _clean(values: list[str]) -> list[str]:
@@ -321,22 +307,10 @@ class SlotRuleUpdate(BaseModel):
     is_active: bool | None = None
 
 
-class SlotRuleRead(SlotRuleCreate):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-
-
 class ClosureCreate(BaseModel):
     office_id: str | None = Field(default=None, pattern=CODE_PATTERN)
     day: date
     reason: str = Field(default="", max_length=200)
-
-
-class ClosureRead(ClosureCreate):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
 
 
 class SlotRead(BaseModel):

@@ -29,6 +29,7 @@ from handlers.reservations.service.errors import InvalidTransition, NotToday
 
 router = APIRouter()
 NOT_TODAY = "この予約は本日のものではありません。予約日をご確認ください。"
+NOT_NOW = "この予約の状態では、その操作はできません。"
 NOT_LINE = "（LINE以外の予約です。必要ならお電話ください）"
 VISIT_NOTICES = {"check_in": "受付しました。", "complete": "完了にしました。", "no_show": "来庁なしにしました。"}
 
@@ -87,12 +88,15 @@ def record_visit(
     action: Annotated[str, Form(max_length=16)],
 ) -> Response:
     """受付 (arrived), 完了 (done), 来庁なし (no-show)."""
+    visit = flows.VISIT_ACTIONS.get(action)
+    if visit is None:
+        return redirect(f"{BASE}/{reservation.id}", error=NOT_NOW)
     try:
-        flows.record_visit(db_session=db_session, reservation=reservation, action=action, actor=actor)
+        visit(db_session=db_session, reservation=reservation, actor=actor)
     except NotToday:
         return redirect(f"{BASE}/{reservation.id}", error=NOT_TODAY)
     except InvalidTransition:
-        return redirect(f"{BASE}/{reservation.id}", error="この予約の状態では、その操作はできません。")
+        return redirect(f"{BASE}/{reservation.id}", error=NOT_NOW)
     return redirect(f"{BASE}/{reservation.id}", notice=VISIT_NOTICES.get(action, "更新しました。"))
 
 

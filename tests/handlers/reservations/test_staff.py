@@ -102,8 +102,25 @@ def test_counter_staff_scan_see_the_prefilled_form_print_it_and_check_in(rsv_app
     with app.db.session() as db_session:
         reservation = db_session.get(Reservation, reservation_id)
         assert reservation is not None and reservation.status == ReservationStatus.ARRIVED
+        slot_id = reservation.slot_id
     [entry] = audit_entries(app, "reservation.check_in")
     assert entry.staff_name == "madoguchi" and "瀬戸内" not in str(entry.before) + str(entry.after)
+    # Done; an action the counter does not have changes (and records) nothing.
+    assert post(counter, f"/admin/reservations/{reservation_id}/visit", {"action": "complete"}).status_code == 303
+    assert post(counter, f"/admin/reservations/{reservation_id}/visit", {"action": "vanish"}).status_code == 303
+    [done_entry] = audit_entries(app, "reservation.complete")
+    assert done_entry.before["status"] == "arrived" and done_entry.after["status"] == "done"
+    # One slot's capacity, from the day's list: recorded with before and after.
+    adjusted = post(counter, f"/admin/reservations/slots/{slot_id}", {"capacity": "5"})
+    assert adjusted.status_code == 303 and adjusted.headers["location"] == "/admin/reservations?day=2026-11-25"
+    [slot_entry] = audit_entries(app, "reservation.slot")
+    assert slot_entry.before == {"capacity": 3, "is_closed": False}
+    assert slot_entry.after == {"capacity": 5, "is_closed": False}
+    assert sorted(e.action for e in audit_entries(app, "reservation.")) == [
+        "reservation.check_in",
+        "reservation.complete",
+        "reservation.slot",
+    ]
     unknown = post(counter, "/admin/reservations/lookup", {"token": "A" * 32})
     assert unknown.status_code == 303 and unknown.headers["location"] == "/admin/reservations"
 
