@@ -60,13 +60,19 @@ def test_an_event_leased_by_a_killed_process_is_processed_when_the_lease_runs_ou
         claimed = inbox_service.claim_batch(db_session=db_session, limit=10, lease_seconds=60)
         assert len(claimed) == 1
     app.app.state.processor.wake()
+    # Another citizen writes after that: once their answer is sent, the live processor has run since
+    # the lease was taken, and has left the leased event alone (nothing queued for it, nothing sent).
+    other = new_user(app)
+    assert post_webhook(app, [app.sandbox.make_event("text", other, text="こんにちは")]).status_code == 200
+    wait_until(lambda: [r.status for r in outbox_rows(app)] == [OutboxStatus.SENT], what="the other answered")
     assert inbox_statuses(app)["processing"] == 1
+    assert [r.to for r in outbox_rows(app)] == [other]
     assert app.sandbox.deliveries(to=user) == []
     clock.travel_to(clock.now() + timedelta(seconds=61))
     app.app.state.processor.wake()
     deliveries = wait_until(lambda: app.sandbox.deliveries(to=user), what="answer after lease")
     assert texts(deliveries) == [t("welcome.thanks")]
-    assert inbox_statuses(app)["done"] == 1
+    assert inbox_statuses(app)["done"] == 2
 
 
 def test_a_failing_handler_is_retried_and_then_succeeds(app: LiveApp, monkeypatch: pytest.MonkeyPatch) -> None:

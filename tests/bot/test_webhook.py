@@ -15,6 +15,7 @@ from bot import clock
 from bot import inbox as inbox_service
 from bot.catalog import t
 from bot.citizens import CitizenStatus
+from bot.outbox import OutboxMessage
 from tests.support import LiveApp, inbox_statuses, post_webhook, settled, texts, wait_until
 
 CORPUS = Path(__file__).parent.parent / "data" / "sdk-webhook-events.json"
@@ -24,6 +25,13 @@ def new_user(app: LiveApp, name: str = "瀬戸内 花子") -> str:
     user_id = "U" + uuid.uuid4().hex
     app.sandbox.add_user(user_id, name)
     return user_id
+
+
+def queued_for(app: LiveApp, to: str | None = None) -> list[OutboxMessage]:
+    """What the bot wrote to its outbox (to one chat, or to anyone): a message is sent only from there."""
+    with app.db.session() as db_session:
+        query = db_session.query(OutboxMessage)
+        return list(query if to is None else query.filter(OutboxMessage.to == to))
 
 
 def test_forged_signature_is_refused_and_nothing_is_stored(app: LiveApp) -> None:
@@ -106,7 +114,9 @@ def test_standby_events_are_stored_and_not_answered(app: LiveApp) -> None:
     user = new_user(app)
     event = app.sandbox.make_event("text", user, text="こんにちは", mode="standby")
     assert post_webhook(app, [event]).status_code == 200
-    wait_until(lambda: inbox_statuses(app)["done"] == 1, what="standby event processed")
+    # Processed, and nothing left to send: only then does "nothing was sent" mean anything.
+    wait_until(lambda: settled(app) and inbox_statuses(app)["done"] == 1, what="standby event processed")
+    assert queued_for(app) == []
     assert app.sandbox.deliveries() == []
 
 
@@ -120,11 +130,13 @@ def test_follow_registers_the_citizen_with_their_profile_and_unfollow_blocks(app
         assert citizen is not None and citizen.display_name == "牛窓 太郎"
         assert citizen.status == CitizenStatus.FOLLOWING
     post_webhook(app, [app.sandbox.make_event("unfollow", user)])
-    wait_until(lambda: inbox_statuses(app)["done"] == 2, what="unfollow processed")
+    wait_until(lambda: settled(app) and inbox_statuses(app)["done"] == 2, what="unfollow processed")
     with app.db.session() as db_session:
         citizen = citizen_service.get_by_line_user_id(db_session=db_session, line_user_id=user)
         assert citizen is not None and citizen.status == CitizenStatus.BLOCKED
-    assert len(app.sandbox.deliveries(to=user)) == 1  # nothing answers an unfollow
+    # Nothing answers an unfollow: the greeting is all that was queued and sent.
+    assert len(queued_for(app, user)) == 1
+    assert len(app.sandbox.deliveries(to=user)) == 1
 
 
 def test_oversized_text_gets_a_clear_answer(app: LiveApp) -> None:
