@@ -103,9 +103,10 @@ def test_from_yoyaku_shitai_to_the_qr_code(rsv_app: LiveApp) -> None:
     assert answers is not None and answers["furigana"] == "セトウチ ハナコ" and answers["phone"] == "09012345678"
     assert answers["copies"] == "2" and answers["birth_date"] == "1950-04-01"
     assert str(reservation.id) not in token  # a token, not an id
-    # Unknown or malformed tokens are 404; the conversation is over.
+    # Unknown or malformed tokens are 404; a size other than original|preview is refused by the
+    # route's query validation (422), before the token is looked at.
     assert httpx.get(f"{app.base_url}/media/qr/{'A' * 32}.png").status_code == 404
-    assert httpx.get(f"{app.base_url}/media/qr/{token}.png?size=huge").status_code in (404, 422)
+    assert httpx.get(f"{app.base_url}/media/qr/{token}.png?size=huge").status_code == 422
     assert httpx.get(f"{app.base_url}/media/qr/..%2F..%2Fetc.png").status_code == 404
     with app.db.session() as db_session:
         from bot import conversation
