@@ -7,9 +7,11 @@ import contextlib
 import logging
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import click
+from sqlalchemy.orm import Session
 
 from bot.settings import ConfigError, Settings, get_settings
 
@@ -24,6 +26,31 @@ def _settings() -> Settings:
         raise click.ClickException(str(exc)) from None
     configure_process(settings)
     return settings
+
+
+@contextlib.contextmanager
+def command_session() -> Iterator[Session]:
+    """One transaction on the database of the environment's settings, for a command. A database that
+    is missing or was never migrated is one line saying what to run, not a traceback."""
+    from bot.db import Database
+    from bot.migrate import current
+
+    settings = _settings()
+    try:
+        revision = current(settings.database_url)
+    except Exception:
+        revision = None
+    if revision is None:
+        raise click.ClickException(
+            "The database has no tables yet. Run `madoguchi db upgrade` first "
+            "(and `madoguchi gis import --demo` / `madoguchi garbage import FILE` to load data)."
+        )
+    db = Database(settings.database_url)
+    try:
+        with db.session() as session:
+            yield session
+    finally:
+        db.dispose()
 
 
 def _logging(level: str) -> None:
@@ -94,6 +121,7 @@ def serve(host: str, port: int, workers: int | None) -> None:
     import uvicorn
 
     from bot.app import create_app
+    from bot.supervisor import WorkerSupervisor
 
     settings = _settings()
     try:
@@ -105,15 +133,20 @@ def serve(host: str, port: int, workers: int | None) -> None:
         workers = 0 if _is_sqlite(settings) else 1
     elif workers and _is_sqlite(settings):
         raise click.ClickException(SQLITE_ONE_PROCESS)
-    children: list[subprocess.Popen[bytes]] = []
+    supervisor = None
     if workers:
         # The web process only verifies, stores and acknowledges, so LINE's 200 never waits behind
         # processing; the workers take the inbox (and share it safely, see bot/inbox.py).
         settings = settings.model_copy(update={"process_inbox_in_web": False})
         # Workers run at a lower CPU priority: when the box is busy, acknowledging LINE comes first
-        # and processing takes what is left (the inbox holds the backlog safely).
+        # and processing takes what is left (the inbox holds the backlog safely). A worker that
+        # dies is started again (bot/supervisor.py).
         command = [sys.executable, "-m", "bot.cli", "worker", "--nice", "10"]
-        children = [subprocess.Popen(command, preexec_fn=_die_with_parent) for _ in range(workers)]
+        die_with_parent = _die_with_parent_hook()
+        supervisor = WorkerSupervisor(
+            command, workers, start=lambda cmd: subprocess.Popen(cmd, preexec_fn=die_with_parent)
+        )
+        supervisor.start()
     try:
         uvicorn.run(
             create_app(settings),
@@ -124,13 +157,8 @@ def serve(host: str, port: int, workers: int | None) -> None:
             forwarded_allow_ips=settings.forwarded_allow_ips,
         )
     finally:
-        for child in children:
-            child.terminate()
-        for child in children:
-            try:
-                child.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                child.kill()
+        if supervisor is not None:
+            supervisor.stop()
 
 
 SQLITE_ONE_PROCESS = (
@@ -143,13 +171,22 @@ def _is_sqlite(settings: Settings) -> bool:
     return settings.database_url.startswith("sqlite")
 
 
-def _die_with_parent() -> None:
-    """Linux: a worker started by `serve` is stopped by the kernel if `serve` dies, even by SIGKILL."""
+def _die_with_parent_hook() -> Callable[[], None]:
+    """Linux: a worker started by `serve` is stopped by the kernel if `serve` dies, even by SIGKILL.
+    libc is loaded here, before any fork: the hook runs in the child, where loading is not safe."""
     import ctypes
     import signal
 
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    try:
+        prctl = ctypes.CDLL("libc.so.6", use_errno=True).prctl
+    except (OSError, AttributeError):
+        return lambda: None
+
+    def die_with_parent() -> None:
+        with contextlib.suppress(OSError):
+            prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+    return die_with_parent
 
 
 @main.command()

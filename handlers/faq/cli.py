@@ -87,15 +87,10 @@ def ask_command(text: str | None, jsonl: bool, source: str) -> None:
 @click.option("--overwrite", is_flag=True, help="Replace entries that already exist (default: only add missing ones).")
 def import_command(path: Path | None, overwrite: bool) -> None:
     """Load FAQ entries from a YAML file (default: the demo seed) into the database."""
-    from bot.db import Database
-    from bot.settings import get_settings
+    from bot.cli import command_session
     from handlers.faq import service as faq_service
 
-    db = Database(get_settings().database_url)
-    try:
-        with db.session() as db_session:
-            written = faq_service.seed(db_session=db_session, path=path or faq_service.SEED_FILE, overwrite=overwrite)
-            total = len(faq_service.get_all(db_session=db_session))
-    finally:
-        db.dispose()
+    with command_session() as db_session:
+        written = faq_service.seed(db_session=db_session, path=path or faq_service.SEED_FILE, overwrite=overwrite)
+        total = len(faq_service.get_all(db_session=db_session))
     click.echo(f"{written} FAQ entries written; {total} active in the database")

@@ -2,26 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import click
-from sqlalchemy.orm import Session
 
-
-@contextmanager
-def _session() -> Iterator[Session]:
-    """A session on the database of the CLI's settings (a wrong setting is one line, not a traceback)."""
-    from bot.cli import _settings
-    from bot.db import Database
-
-    db = Database(_settings().database_url)
-    try:
-        with db.session() as db_session:
-            yield db_session
-    finally:
-        db.dispose()
+from bot.cli import command_session
 
 
 @click.group("garbage")
@@ -35,7 +20,7 @@ def import_command(file: Path) -> None:
     """Replace the garbage calendar with FILE (YAML, see handlers/garbage/data/garbage_sample.yml)."""
     from handlers.garbage import service as garbage_service
 
-    with _session() as db_session:
+    with command_session() as db_session:
         try:
             count = garbage_service.replace_calendar(
                 db_session=db_session, text=file.read_text(encoding="utf-8"), source_name=file.name
@@ -51,6 +36,6 @@ def remind_command() -> None:
     from bot import clock
     from handlers.garbage.notify import send_due_garbage_reminders
 
-    with _session() as db_session:
+    with command_session() as db_session:
         sent = send_due_garbage_reminders(db_session=db_session, now=clock.now())
     click.echo(f"garbage reminders queued: {sent}")

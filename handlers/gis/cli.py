@@ -7,29 +7,13 @@ hidden aliases that say so and run the new command.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import click
-from sqlalchemy.orm import Session
 
+from bot.cli import command_session
 from handlers.gis.models import Hazard, LayerMeta, LayerScope, PlaceKind
-
-
-@contextmanager
-def _session() -> Iterator[Session]:
-    """A session on the database of the CLI's settings (a wrong setting is one line, not a traceback)."""
-    from bot.cli import _settings
-    from bot.db import Database
-
-    db = Database(_settings().database_url)
-    try:
-        with db.session() as db_session:
-            yield db_session
-    finally:
-        db.dispose()
 
 
 @click.group("gis")
@@ -68,7 +52,7 @@ def import_command(
     from handlers.gis.service import layers as layer_service
 
     if demo:
-        with _session() as db_session:
+        with command_session() as db_session:
             for meta, path in layer_service.demo_layer_metas():
                 layer = layer_service.import_layer(
                     db_session=db_session, layer_in=meta, content=path.read_bytes(), filename=path.name
@@ -77,7 +61,7 @@ def import_command(
         return
     if file is None or not key:
         raise click.UsageError("give FILE and --layer KEY (or --demo)")
-    with _session() as db_session:
+    with command_session() as db_session:
         existing = layer_service.get_layer_by_key(db_session=db_session, key=key)
         demo_meta = next((m for m, _ in layer_service.demo_layer_metas() if m.key == key), None)
         base = LayerMeta.model_validate(existing, from_attributes=True) if existing is not None else demo_meta
@@ -115,7 +99,7 @@ def layers_command() -> None:
     from handlers.gis.models import LayerRead
     from handlers.gis.service import layers as layer_service
 
-    with _session() as db_session:
+    with command_session() as db_session:
         for layer in layer_service.get_all_layers(db_session=db_session):
             click.echo(LayerRead.model_validate(layer).model_dump_json())
 
@@ -137,7 +121,7 @@ def nearest_command(lat: float, lon: float, kind: str, hazard: str | None, limit
     """Print the nearest places as JSON: [{id, name, address, lat, lon, distance_m, hazards}]."""
     from handlers.gis.service import search as search_service
 
-    with _session() as db_session:
+    with command_session() as db_session:
         if not search_service.indexes(db_session=db_session, kind=PlaceKind(kind)):
             raise click.ClickException(f"no {kind} layer loaded (try: madoguchi gis import --demo)")
         found = search_service.nearest_places(

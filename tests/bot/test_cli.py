@@ -24,30 +24,45 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 def test_serve_without_line_credentials_says_why_in_one_line(tmp_path: Path) -> None:
-    result = subprocess.run([MADOGUCHI, "serve"], env=clean_env(DATABASE_URL=f"sqlite:///{tmp_path}/x.db"),
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [MADOGUCHI, "serve"],
+        env=clean_env(DATABASE_URL=f"sqlite:///{tmp_path}/x.db"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode != 0
     assert result.stderr.strip() == "Error: LINE_CHANNEL_SECRET is not set (LINE Developers console > Basic settings)."
     assert "Traceback" not in result.stderr + result.stdout
 
 
 def test_an_invalid_setting_is_one_line_too(tmp_path: Path) -> None:
-    result = subprocess.run([MADOGUCHI, "serve"], env=clean_env(INBOX_BATCH_SIZE="many"),
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [MADOGUCHI, "serve"], env=clean_env(INBOX_BATCH_SIZE="many"), capture_output=True, text=True, timeout=60
+    )
     assert result.returncode != 0
     assert len(result.stderr.strip().splitlines()) == 1 and "INBOX_BATCH_SIZE" in result.stderr
 
 
 def test_serve_refuses_a_plain_http_public_url(tmp_path: Path) -> None:
-    env = clean_env(LINE_CHANNEL_SECRET="s", LINE_CHANNEL_ACCESS_TOKEN="t", PUBLIC_BASE_URL="http://city.example.jp",
-                    SECRET_KEY="k" * 40)
+    env = clean_env(
+        LINE_CHANNEL_SECRET="s",
+        LINE_CHANNEL_ACCESS_TOKEN="t",
+        PUBLIC_BASE_URL="http://city.example.jp",
+        SECRET_KEY="k" * 40,
+    )
     result = subprocess.run([MADOGUCHI, "serve"], env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode != 0 and "PUBLIC_BASE_URL must start with https://" in result.stderr
 
 
 def test_on_sqlite_serve_and_worker_refuse_extra_processes_in_one_line(tmp_path: Path) -> None:
-    env = clean_env(LINE_CHANNEL_SECRET="s", LINE_CHANNEL_ACCESS_TOKEN="t", PUBLIC_BASE_URL="https://city.example.jp",
-                    SECRET_KEY="k" * 40, DATABASE_URL=f"sqlite:///{tmp_path}/x.db")
+    env = clean_env(
+        LINE_CHANNEL_SECRET="s",
+        LINE_CHANNEL_ACCESS_TOKEN="t",
+        PUBLIC_BASE_URL="https://city.example.jp",
+        SECRET_KEY="k" * 40,
+        DATABASE_URL=f"sqlite:///{tmp_path}/x.db",
+    )
     for command in (["serve", "--workers", "2"], ["worker"]):
         result = subprocess.run([MADOGUCHI, *command], env=env, capture_output=True, text=True, timeout=60)
         assert result.returncode != 0
@@ -65,8 +80,13 @@ def test_db_upgrade_needs_no_line_credentials(tmp_path: Path) -> None:
 
 def test_demo_prints_its_addresses_and_login_and_serves_everything(tmp_path: Path) -> None:
     port = free_port()
-    proc = subprocess.Popen([MADOGUCHI, "demo", "--port", str(port), "--var-dir", str(tmp_path / "var")],
-                            env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [MADOGUCHI, "demo", "--port", str(port), "--var-dir", str(tmp_path / "var")],
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     lines: list[str] = []
     try:
         deadline = time.monotonic() + 120
@@ -92,8 +112,7 @@ def test_demo_prints_its_addresses_and_login_and_serves_everything(tmp_path: Pat
             form = browser.get("/admin/login").text
             token = re.search(r'name="csrf_token" value="([^"]+)"', form)
             assert token is not None
-            page = browser.post("/admin/login", data={"name": login[1], "password": login[2],
-                                                      "csrf_token": token[1]})
+            page = browser.post("/admin/login", data={"name": login[1], "password": login[2], "csrf_token": token[1]})
             assert page.status_code == 200 and "ダッシュボード" in page.text
         assert (tmp_path / "var" / "demo.db").exists()
     finally:
@@ -107,14 +126,24 @@ def recorded_login_addresses(tmp_path: Path, trusted: str | None) -> list[str]:
     from sqlalchemy import create_engine, text
 
     database_url = f"sqlite:///{tmp_path}/serve.db"
-    env = clean_env(LINE_CHANNEL_SECRET="s", LINE_CHANNEL_ACCESS_TOKEN="t", PUBLIC_BASE_URL="https://city.example.jp",
-                    SECRET_KEY="k" * 40, DATABASE_URL=database_url, LOG_LEVEL="WARNING")
+    env = clean_env(
+        LINE_CHANNEL_SECRET="s",
+        LINE_CHANNEL_ACCESS_TOKEN="t",
+        PUBLIC_BASE_URL="https://city.example.jp",
+        SECRET_KEY="k" * 40,
+        DATABASE_URL=database_url,
+        LOG_LEVEL="WARNING",
+    )
     if trusted is not None:
         env["FORWARDED_ALLOW_IPS"] = trusted
     subprocess.run([MADOGUCHI, "db", "upgrade"], env=env, check=True, capture_output=True, timeout=120)
     port = free_port()
-    proc = subprocess.Popen([MADOGUCHI, "serve", "--host", "127.0.0.1", "--port", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [MADOGUCHI, "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
@@ -133,8 +162,11 @@ def recorded_login_addresses(tmp_path: Path, trusted: str | None) -> list[str]:
             # The session cookie is Secure (production serves HTTPS behind the proxy): send it by hand.
             cookie = "; ".join(f"{name}={value}" for name, value in client.cookies.items())
             client.cookies.clear()
-            answer = client.post("/admin/login", headers={"Cookie": cookie},
-                                 data={"name": "nobody", "password": "wrong", "csrf_token": token[1]})
+            answer = client.post(
+                "/admin/login",
+                headers={"Cookie": cookie},
+                data={"name": "nobody", "password": "wrong", "csrf_token": token[1]},
+            )
             assert answer.status_code == 401, answer.text[:200]
     finally:
         proc.terminate()
@@ -152,3 +184,18 @@ def test_serve_believes_forwarded_addresses_only_from_the_proxies_it_is_told_of(
     assert recorded_login_addresses(tmp_path / "a", trusted=None) == ["203.0.113.9"]
     # Another proxy is configured: a client here cannot choose the address that is counted.
     assert recorded_login_addresses(tmp_path / "b", trusted="10.0.0.5") == ["127.0.0.1"]
+
+
+def test_a_command_that_needs_the_database_says_what_to_run_first(tmp_path: Path) -> None:
+    """`madoguchi gis nearest` without a database used to print a SQLAlchemy traceback."""
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'none.db'}"}
+    for args in (["gis", "nearest", "--lat", "34.62", "--lon", "134.15"], ["garbage", "remind"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "bot.cli", *args], env=env, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 1
+        assert "Traceback" not in done.stderr
+        assert done.stderr.strip().splitlines() == [
+            "Error: The database has no tables yet. Run `madoguchi db upgrade` first "
+            "(and `madoguchi gis import --demo` / `madoguchi garbage import FILE` to load data)."
+        ]
