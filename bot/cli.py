@@ -7,50 +7,13 @@ import contextlib
 import logging
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import click
-from sqlalchemy.orm import Session
 
+from bot.command_support import settings_for_command
 from bot.settings import ConfigError, Settings, get_settings
-
-
-def _settings() -> Settings:
-    """The settings from the environment; the process is configured with them (catalog, NLU)."""
-    from bot.runtime import configure_process
-
-    try:
-        settings = get_settings()
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
-    configure_process(settings)
-    return settings
-
-
-@contextlib.contextmanager
-def command_session() -> Iterator[Session]:
-    """One transaction on the database of the environment's settings, for a command. A database that
-    is missing or was never migrated is one line saying what to run, not a traceback."""
-    from bot.db import Database
-    from bot.migrate import current
-
-    settings = _settings()
-    try:
-        revision = current(settings.database_url)
-    except Exception:
-        revision = None
-    if revision is None:
-        raise click.ClickException(
-            "The database has no tables yet. Run `madoguchi db upgrade` first "
-            "(and `madoguchi gis import --demo` / `madoguchi garbage import FILE` to load data)."
-        )
-    db = Database(settings.database_url)
-    try:
-        with db.session() as session:
-            yield session
-    finally:
-        db.dispose()
 
 
 def _logging(level: str) -> None:
@@ -123,7 +86,7 @@ def serve(host: str, port: int, workers: int | None) -> None:
     from bot.app import create_app
     from bot.supervisor import WorkerSupervisor
 
-    settings = _settings()
+    settings = settings_for_command()
     try:
         settings.require_line()
     except ConfigError as exc:
@@ -201,7 +164,7 @@ def worker(nice: int) -> None:
 
     if nice:
         os.nice(nice)
-    settings = _settings()
+    settings = settings_for_command()
     if _is_sqlite(settings):
         # Another process on the same SQLite file would fight the web process for its one write
         # lock across processes, where waiting means SQLite's sleep-and-retry, and LINE's
@@ -228,7 +191,7 @@ def db_upgrade(revision: str) -> None:
     """Create or migrate the schema to the newest revision."""
     from bot.migrate import current, upgrade
 
-    settings = _settings()
+    settings = settings_for_command()
     upgrade(settings.database_url, revision)
     click.echo(f"database at revision {current(settings.database_url)}")
 
@@ -237,7 +200,7 @@ def db_upgrade(revision: str) -> None:
 def db_current() -> None:
     from bot.migrate import current
 
-    click.echo(current(_settings().database_url) or "(empty)")
+    click.echo(current(settings_for_command().database_url) or "(empty)")
 
 
 @db.command("revision")
@@ -247,7 +210,7 @@ def db_revision(message: str, autogenerate: bool) -> None:
     """Write a new migration (the next number, on the newest head), from what the models add."""
     from bot.migrate import revision
 
-    click.echo(f"written: {revision(_settings().database_url, message, autogenerate=autogenerate)}")
+    click.echo(f"written: {revision(settings_for_command().database_url, message, autogenerate=autogenerate)}")
 
 
 @main.group()
@@ -261,7 +224,7 @@ def richmenu_deploy() -> None:
     from bot import richmenu as richmenu_module
     from bot.line_client import LineClient
 
-    settings = _settings()
+    settings = settings_for_command()
     if not settings.line_channel_access_token:
         raise click.ClickException("LINE_CHANNEL_ACCESS_TOKEN is not set.")
 

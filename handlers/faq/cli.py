@@ -87,7 +87,7 @@ def ask_command(text: str | None, jsonl: bool, source: str) -> None:
 @click.option("--overwrite", is_flag=True, help="Replace entries that already exist (default: only add missing ones).")
 def import_command(path: Path | None, overwrite: bool) -> None:
     """Load FAQ entries from a YAML file (default: the demo seed) into the database."""
-    from bot.cli import command_session
+    from bot.command_support import command_session
     from handlers.faq import service as faq_service
 
     with command_session() as db_session:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from bot.cli import command_session
+from bot.command_support import command_session
 
 
 @click.group("garbage")

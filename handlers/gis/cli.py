@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from bot.cli import command_session
+from bot.command_support import command_session
 from handlers.gis.models import Hazard, LayerMeta, LayerScope, PlaceKind
 
 
