@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import String, delete, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from bot import clock
+from bot import clock, db
 from bot.db import Base, JSONType, UTCDateTime
 
 
@@ -77,3 +77,9 @@ def save(
 def end(*, db_session: Session, chat_id: str) -> None:
     db_session.execute(delete(Conversation).where(Conversation.chat_id == chat_id))
     db_session.flush()
+
+
+def purge_expired(*, db_session: Session, now: datetime) -> int:
+    """Deletes conversations that ran out: an abandoned one would otherwise keep what the citizen
+    said in it (a question, a place) until they wrote again."""
+    return db.affected_rows(db_session.execute(delete(Conversation).where(Conversation.expires_at <= now)))

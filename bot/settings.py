@@ -71,6 +71,11 @@ class Settings(BaseSettings):
 
     # Processed webhook events and sent messages hold what citizens typed: deleted after this many days.
     message_log_retention_days: int = Field(default=14, ge=1, le=3650)
+    # Citizens' own words kept for staff, deleted after this many days (nightly): questions the FAQ
+    # could not answer (from when last asked) and requests for a person (from when made; one still
+    # open stays, without its words).
+    faq_unanswered_retention_days: int = Field(default=90, ge=1, le=3650)
+    handoff_retention_days: int = Field(default=90, ge=1, le=3650)
 
     # Japanese understanding (nlu/): the embedded engine, or a Rasa server answering /model/parse
     # (the embedded engine answers whenever Rasa is down or slow).

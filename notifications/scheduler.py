@@ -26,6 +26,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.engine import make_url
 
 from bot import clock
+from bot import conversation as conversation_service
 from bot import inbox as inbox_service
 from bot import outbox as outbox_service
 from bot.capability import Job
@@ -101,12 +102,21 @@ def add_jobs(scheduler: AsyncIOScheduler, settings: Settings, jobs: Sequence[Job
 
 
 def purge_message_log_now(db: Database, settings: Settings) -> tuple[int, int]:
-    before = clock.now() - timedelta(days=settings.message_log_retention_days)
+    """Webhook events and messages past MESSAGE_LOG_RETENTION_DAYS, and conversations that ran out.
+    Answers (events, messages) deleted."""
+    now = clock.now()
+    before = now - timedelta(days=settings.message_log_retention_days)
     with db.session() as db_session:
         events = inbox_service.purge_finished(db_session=db_session, before=before)
         messages = outbox_service.purge_finished(db_session=db_session, before=before)
-    if events or messages:
-        log.info("retention: deleted %d webhook events and %d sent messages", events, messages)
+        conversations = conversation_service.purge_expired(db_session=db_session, now=now)
+    if events or messages or conversations:
+        log.info(
+            "retention: deleted %d webhook events, %d sent messages and %d expired conversations",
+            events,
+            messages,
+            conversations,
+        )
     return events, messages
 
 

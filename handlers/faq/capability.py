@@ -8,7 +8,7 @@ from typing import Any
 import click
 from sqlalchemy.orm import Session
 
-from bot.capability import Capability
+from bot.capability import Capability, Job
 from handlers.faq import flow
 from handlers.faq import service as faq_service
 
@@ -41,6 +41,15 @@ CAPABILITY = Capability(
     models=("handlers.faq.models",),
     admin=_admin,
     cli=_cli,
+    jobs=(
+        Job(
+            id="faq:retention",
+            func="handlers.faq.jobs:purge_unanswered",
+            name="答えられなかった質問の削除",
+            trigger="cron",
+            schedule=lambda settings: {"hour": 3, "minute": 20},
+        ),
+    ),
     seed=_seed,
     warmup=_warmup,
 )

@@ -15,11 +15,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, delete, func, select
 from sqlalchemy.orm import Session
 
 from bot import clock
-from bot.db import upsert_insert
+from bot.db import affected_rows, upsert_insert
 from handlers.faq.models import (
     FaqEntry,
     FaqEntryCreate,
@@ -260,3 +260,10 @@ def resolve_unanswered(*, db_session: Session, question: UnansweredQuestion) -> 
     question.status = UnansweredStatus.RESOLVED
     db_session.flush()
     return question
+
+
+def purge_unanswered(*, db_session: Session, before: datetime) -> int:
+    """Deletes the questions last asked before `before`: they are citizens' own words (the nightly
+    job, FAQ_UNANSWERED_RETENTION_DAYS; resolved or not)."""
+    result = db_session.execute(delete(UnansweredQuestion).where(UnansweredQuestion.last_asked_at < before))
+    return affected_rows(result)

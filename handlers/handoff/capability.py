@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.capability import Capability
+from bot.capability import Capability, Job
 from handlers.handoff import flow
 
 CAPABILITY = Capability(
@@ -10,4 +10,13 @@ CAPABILITY = Capability(
     flows=(flow.FLOW,),
     intents=frozenset({"handoff"}),
     models=("handlers.handoff.models",),
+    jobs=(
+        Job(
+            id="handoff:retention",
+            func="handlers.handoff.jobs:purge_requests",
+            name="職員への取り次ぎ依頼の削除",
+            trigger="cron",
+            schedule=lambda settings: {"hour": 3, "minute": 25},
+        ),
+    ),
 )

@@ -12,10 +12,11 @@ from datetime import date, datetime, time, timedelta
 from functools import cache
 
 import holidays
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from bot import clock
+from bot.db import affected_rows
 from bot.settings import Settings
 from handlers.handoff.models import HandoffRequest, HandoffRequestCreate, HandoffStatus
 
@@ -137,3 +138,18 @@ def mark_done(*, db_session: Session, handoff_request: HandoffRequest, staff_nam
     handoff_request.handled_by = staff_name
     db_session.flush()
     return handoff_request
+
+
+def purge(*, db_session: Session, before: datetime) -> int:
+    """Requests made before `before` (the nightly job, HANDOFF_RETENTION_DAYS): handled ones are
+    deleted; one still open stays for staff, without the citizen's words. Answers how many changed."""
+    deleted = db_session.execute(
+        delete(HandoffRequest).where(HandoffRequest.status == HandoffStatus.DONE, HandoffRequest.requested_at < before)
+    )
+    cleared = db_session.execute(
+        update(HandoffRequest)
+        .where(HandoffRequest.requested_at < before, HandoffRequest.message.is_not(None))
+        .values(message=None)
+        .execution_options(synchronize_session=False)
+    )
+    return affected_rows(deleted) + affected_rows(cleared)
