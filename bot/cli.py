@@ -17,7 +17,10 @@ from bot.settings import ConfigError, Settings, get_settings
 
 
 def _logging(level: str) -> None:
+    from bot import access_log
+
     logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    access_log.install()  # the QR codes' secret URLs stay out of the access log
 
 
 @click.group()

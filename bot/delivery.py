@@ -83,6 +83,7 @@ class Delivery:
                 ):
                     row.status = OutboxStatus.SKIPPED
                     row.last_error = "citizen has blocked the account"
+                    row.messages = []  # never sent: the body is not kept
                     continue
                 items.append(Outgoing.of(row))
             return items
@@ -159,6 +160,8 @@ class Delivery:
                             "sent_at": now,
                             "locked_until": None,
                             "last_error": None,
+                            # Delivered: the body (what citizens are told, often their own answers) is not kept.
+                            "messages": [],
                             "request_id": result.request_id if result else None,
                         }
                     )
@@ -184,4 +187,5 @@ class Delivery:
             log.warning("outbox %s: %s; next try in %ss", row.id, error, wait)
         else:
             row.status = OutboxStatus.FAILED
+            row.messages = []  # final, never tried again: the body is not kept
             log.error("outbox %s failed for good: %s", row.id, error)

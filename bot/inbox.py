@@ -303,16 +303,54 @@ def lock_claimed(*, db_session: Session, inbox_event_ids: Sequence[int]) -> dict
     return {e.id: e for e in db_session.scalars(query) if e.status == InboxStatus.PROCESSING}
 
 
+# What a processed event keeps: its kind, ids and times, never what the citizen typed, tapped or
+# shared (message text, postback data, locations, stickers' words): those are personal data, and
+# the event's answer, already written, no longer needs them.
+_KEPT = ("type", "mode", "timestamp", "webhookEventId", "deliveryContext", "source")
+_KEPT_INSIDE = {
+    "message": ("id", "type"),
+    "unsend": ("messageId",),
+    "follow": ("isUnblocked",),
+    "joined": ("members",),
+    "left": ("members",),
+}
+
+
+def redacted(payload: dict[str, Any]) -> dict[str, Any]:
+    """The event as it is kept once processed: what it was, from whom and when, marked redacted."""
+    kept = {key: payload[key] for key in _KEPT if key in payload}
+    for key, fields in _KEPT_INSIDE.items():
+        inner = payload.get(key)
+        if isinstance(inner, dict):
+            kept[key] = {field: inner[field] for field in fields if field in inner}
+    kept["redacted"] = True
+    return kept
+
+
 def mark_done(*, db_session: Session, inbox_event_ids: Sequence[int]) -> None:
-    """Finishes processed events, in one statement."""
+    """Finishes processed events, in one statement, and redacts them in it (see `redacted`): what
+    the citizen sent leaves the inbox in the transaction that commits its answer."""
     if not inbox_event_ids:
         return
-    db_session.execute(
-        update(InboxEvent)
-        .where(InboxEvent.id.in_(list(inbox_event_ids)))
-        .values(status=InboxStatus.DONE, processed_at=clock.now(), locked_until=None, last_error=None)
-        .execution_options(synchronize_session=False)
-    )
+    now = clock.now()
+    rows = []
+    for inbox_event_id in dict.fromkeys(inbox_event_ids):
+        # Loaded by lock_claimed in this transaction: found in the session, no query.
+        inbox_event = db_session.get(InboxEvent, inbox_event_id)
+        if inbox_event is None:
+            continue
+        rows.append(
+            {
+                "id": inbox_event_id,
+                "status": InboxStatus.DONE,
+                "processed_at": now,
+                "locked_until": None,
+                "last_error": None,
+                "payload": redacted(inbox_event.payload),
+            }
+        )
+    if rows:
+        db_session.execute(update(InboxEvent), rows)
 
 
 def mark_failed(*, db_session: Session, inbox_event_id: int, error: str, max_attempts: int) -> InboxEvent | None:

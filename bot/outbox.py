@@ -1,6 +1,8 @@
 """The outbox: every message the bot sends is written here first, in the same transaction as the
 change that caused it, then delivered by `bot.delivery`. A crash between the two loses nothing,
-and a push carries a stored X-Line-Retry-Key, so a retried push is never delivered twice.
+and a push carries a stored X-Line-Retry-Key, so a retried push is never delivered twice. Once a
+row is finished (sent, skipped, failed for good) its body is emptied: what citizens were told,
+often their own answers, is not kept; the row stays, for counting, until the retention purge.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bot import clock
+from bot import inbox as inbox_service
 from bot.catalog import t
 from bot.inbox import InboxEvent, InboxStatus
 from tests.support import LiveApp, post_webhook, settled, signed_headers, texts, wait_until
@@ -111,9 +112,16 @@ def test_text_the_database_cannot_store_as_sent_loses_nothing_next_to_it(app: Li
     wait_until(lambda: settled(app), what="every event handled")
     with app.db.session() as db_session:
         rows = {row.event_key: row for row in db_session.scalars(select(InboxEvent))}
-    assert rows[nul["webhookEventId"]].payload["message"]["text"] == "こんにちは"
-    assert rows[surrogate["webhookEventId"]].payload["message"]["text"] == "予約\ufffdしたい"
-    assert rows[nan["webhookEventId"]].payload["timestamp_extra"] is None
+    for handled in (nul, surrogate, nan, normal):
+        assert rows[handled["webhookEventId"]].status == InboxStatus.DONE  # (and redacted since)
+    # What is stored, read in the storing transaction (processing redacts it once answered).
+    copies = [dict(event, webhookEventId="C" + event["webhookEventId"][1:]) for event in (nul, surrogate, nan)]
+    with app.db.session() as db_session:
+        assert inbox_service.store(db_session=db_session, raw_events=copies) == 3
+        stored = {row.event_key: row.payload for row in db_session.scalars(select(InboxEvent))}
+    assert stored[copies[0]["webhookEventId"]]["message"]["text"] == "こんにちは"
+    assert stored[copies[1]["webhookEventId"]]["message"]["text"] == "予約\ufffdしたい"
+    assert stored[copies[2]["webhookEventId"]]["timestamp_extra"] is None
     refused = rows[long_id["webhookEventId"]]
     assert refused.status == InboxStatus.REFUSED and refused.user_id is None
     assert "longer than 64" in (refused.last_error or "")

@@ -271,12 +271,21 @@ def reschedule(
 
 
 def cancel(*, db_session: Session, reservation: Reservation, reason: str, now: datetime | None = None) -> Reservation:
-    """Cancels an upcoming booking and gives its place back (once, even if two cancels race)."""
+    """Cancels an upcoming booking and gives its place back (once, even if two cancels race).
+    Its form answers and QR token go with it (the token's digest stays: a cancelled code scans as such)."""
     now = now or clock.now()
     done = db_session.execute(
         update(Reservation)
         .where(Reservation.id == reservation.id, Reservation.status == ReservationStatus.BOOKED)
-        .values(status=ReservationStatus.CANCELLED, cancelled_at=now, cancel_reason=reason[:200], updated_at=now),
+        .values(
+            status=ReservationStatus.CANCELLED,
+            cancelled_at=now,
+            cancel_reason=reason[:200],
+            updated_at=now,
+            answers_enc=None,
+            qr_token_enc=None,
+            answers_purged_at=now,
+        ),
         execution_options={"synchronize_session": False},
     )
     if affected_rows(done) != 1:
