@@ -4,6 +4,7 @@ JSON API under /sandbox/api. The routes carry their own /sandbox prefix; none is
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -91,10 +92,32 @@ def _line_route(platform: SandboxPlatform, endpoint: str, operation_name: str) -
             path=dict(request.path_params),
             query=dict(request.query_params),
         )
-        return _to_response(platform.handle_api(call, operation))
+        latency = platform.latency(endpoint)
+        if latency:
+            await asyncio.sleep(latency / 2)
+        result = platform.handle_api(call, operation)
+        if latency:
+            await asyncio.sleep(latency / 2)
+        if result.status < 300 and platform.take_drop(endpoint):
+            return _CutConnection()
+        return _to_response(result)
 
     route.__name__ = operation_name
     return route
+
+
+class _CutConnection(Response):
+    """The call was done, but the connection drops mid-answer: the headers announce a body that never
+    comes whole, and the server closes the connection (the client reads an incomplete payload)."""
+
+    def __init__(self) -> None:
+        super().__init__(status_code=200)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        headers = [(b"content-type", b"application/json"), (b"content-length", b"4096")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b'{"sentMessages":', "more_body": True})
+        # Returning without finishing the body: the server gives up on the response and closes.
 
 
 def _to_response(result: ApiResponse, request_id: str | None = None) -> Response:

@@ -32,12 +32,19 @@ class CallGuard:
         self._faults: dict[str, list[Fault]] = {}
         self._rate_limits: dict[str, TokenBucket] = {}
 
-    def inject_fault(self, endpoint: str, status: int, count: int, body: dict[str, Any] | None) -> None:
+    def inject_fault(
+        self, endpoint: str, status: int, count: int, body: dict[str, Any] | None, seconds: float | None = None
+    ) -> None:
         _check_endpoint(endpoint)
-        if not 400 <= status <= 599:
-            raise ValueError("a fault status must be 4xx or 5xx")
+        if not (400 <= status <= 599 or (200 <= status <= 299 and body is not None)):
+            raise ValueError("a fault status must be 4xx or 5xx, or 2xx with the (malformed) body to answer")
         answer = body if body is not None else DEFAULT_FAULT_BODIES.get(status, {"message": f"Error {status}"})
-        self._faults.setdefault(endpoint, []).append(Fault(status, dict(answer), count))
+        until = None if seconds is None else self._clock() + seconds
+        self._faults.setdefault(endpoint, []).append(Fault(status, dict(answer), count, until))
+
+    @staticmethod
+    def check_endpoint(endpoint: str) -> None:
+        _check_endpoint(endpoint)
 
     def set_rate_limit(self, endpoint: str, per_second: float | None) -> None:
         _check_endpoint(endpoint)
@@ -50,7 +57,10 @@ class CallGuard:
         """Auth, faults, rate limit, size, retry key, then the operation; a refusal becomes its response."""
         try:
             _authenticate(call.authorization, access_token)
-            self._take_fault(call.endpoint)
+            fault = self._take_fault(call.endpoint)
+            if fault is not None:
+                # A 2xx fault: LINE answering "successfully" with a body the client does not expect.
+                return ApiResponse(fault.status, dict(fault.body))
             self._take_rate_token(call.endpoint)
             if len(call.body) > MAX_BODY_BYTES:
                 raise LineError(413, "Request Entity Too Large")
@@ -63,14 +73,20 @@ class CallGuard:
             response = error.response()
         return response
 
-    def _take_fault(self, endpoint: str) -> None:
+    def _take_fault(self, endpoint: str) -> Fault | None:
+        """Raises the endpoint's next 4xx/5xx fault; answers its next 2xx one; None when there is none."""
         queue = self._faults.get(endpoint)
+        while queue and queue[0].until is not None and self._clock() >= queue[0].until:
+            queue.pop(0)  # a fault for a while: the while is over
         if not queue:
-            return
+            return None
         fault = queue[0]
-        fault.remaining -= 1
-        if fault.remaining <= 0:
-            queue.pop(0)
+        if fault.until is None:
+            fault.remaining -= 1
+            if fault.remaining <= 0:
+                queue.pop(0)
+        if fault.status < 400:
+            return fault
         raise LineError(fault.status, str(fault.body.get("message", "")), extra=fault.body)
 
     def _take_rate_token(self, endpoint: str) -> None:

@@ -58,6 +58,7 @@ def api_multicast(platform: SandboxPlatform, call: ApiCall, request_id: str) -> 
     validation.check_messages(payload.get("messages"), problems)
     if problems:
         raise LineError.from_problems(problems)
+    assert isinstance(to, list)  # checked above
     recipients = list(dict.fromkeys(to))  # LINE sends once per distinct user
     _record_delivery(platform, "multicast", recipients, payload, request_id, call.retry_key)
     return ApiResponse(200, {})
@@ -201,6 +202,7 @@ def api_loading(platform: SandboxPlatform, call: ApiCall, request_id: str) -> Ap
         problems.add("loadingSeconds", "must be 5, 10, 15, ... or 60")
     if problems:
         raise LineError.from_problems(problems)
+    assert isinstance(chat_id, str)  # checked above
     platform._loading_until[chat_id] = platform._clock() + seconds
     return ApiResponse(202, {})
 

@@ -20,6 +20,7 @@ The state lives here; the rules live beside it, as functions of the platform:
 from __future__ import annotations
 
 import asyncio
+import copy
 import secrets
 import threading
 import time
@@ -32,6 +33,9 @@ from bot.sandbox.events import build_event
 from bot.sandbox.guard import CallGuard
 from bot.sandbox.ids import USER_ID, epoch_seconds, new_request_id, new_user_id
 from bot.sandbox.records import Delivery, ReplyToken, SandboxUser
+
+# A redelivered event's reply token is renewed only within this long after the event (LINE: 20 min).
+REDELIVERY_TOKEN_LIMIT = 20 * 60
 
 # Still importable from here, as before the split (each is defined in the module it is imported from).
 __all__ = [
@@ -86,12 +90,15 @@ class SandboxPlatform:
         self._user_rich_menus: dict[str, str] = {}
         self._contents: dict[str, tuple[bytes, str]] = {}
         self._guard = CallGuard(self._clock)  # faults, rate limits and accepted retry keys
+        self._latency: dict[str | None, float] = {}  # per endpoint; None: every endpoint
+        self._drops: dict[str, int] = {}  # successful calls whose connection is cut, per endpoint
         self._narrowcasts: dict[str, dict[str, Any]] = {}
         self._loading_until: dict[str, float] = {}
         self._total_usage = 0
 
     def reset(self) -> None:
-        """Forgets users, deliveries, tokens, rich menus, content, keys, faults and rate limits."""
+        """Forgets users, deliveries, tokens, rich menus, content, keys, faults, rate limits, latency
+        and cut connections."""
         with self._lock:
             self._clear()
 
@@ -173,11 +180,52 @@ class SandboxPlatform:
         self._message_id += 1
         return str(self._message_id)
 
-    # --- faults and rate limits ------------------------------------------------------------------
-    def inject_fault(self, endpoint: str, status: int, count: int = 1, body: dict[str, Any] | None = None) -> None:
-        """The next `count` calls to `endpoint` answer `status` with `body` and record nothing."""
+    # --- faults, rate limits, latency and cut connections -----------------------------------------
+    def inject_fault(
+        self,
+        endpoint: str,
+        status: int,
+        count: int = 1,
+        body: dict[str, Any] | None = None,
+        *,
+        seconds: float | None = None,
+    ) -> None:
+        """The next `count` calls to `endpoint` (with `seconds`: every call for that long) answer `status`
+        with `body` and record nothing. A 2xx status with a body is a malformed success: LINE answering
+        200 with something the client does not expect (e.g. a profile without its fields)."""
         with self._lock:
-            self._guard.inject_fault(endpoint, status, count, body)
+            self._guard.inject_fault(endpoint, status, count, body, seconds)
+
+    def set_latency(self, seconds: float, endpoint: str | None = None) -> None:
+        """Every call (to `endpoint`, or to any endpoint) takes this long: half before LINE acts on it,
+        half after, so a client that gives up or dies mid-call may leave it done or not done. Calls
+        wait concurrently, as they would on LINE."""
+        if seconds < 0:
+            raise ValueError("latency cannot be negative")
+        with self._lock:
+            if endpoint is not None:
+                self._guard.check_endpoint(endpoint)
+            self._latency[endpoint] = seconds
+
+    def latency(self, endpoint: str) -> float:
+        with self._lock:
+            return self._latency.get(endpoint, self._latency.get(None, 0.0))
+
+    def drop_after_accepting(self, endpoint: str, count: int = 1) -> None:
+        """The next `count` calls to `endpoint` that succeed are done (recorded, retry key accepted),
+        then their connection is cut before the answer: the client cannot know it went through."""
+        with self._lock:
+            self._guard.check_endpoint(endpoint)
+            self._drops[endpoint] = self._drops.get(endpoint, 0) + count
+
+    def take_drop(self, endpoint: str) -> bool:
+        """Whether this successful call's connection is to be cut (bot.sandbox.api asks)."""
+        with self._lock:
+            left = self._drops.get(endpoint, 0)
+            if left <= 0:
+                return False
+            self._drops[endpoint] = left - 1
+            return True
 
     def set_rate_limit(self, endpoint: str, per_second: float | None) -> None:
         """A token bucket (burst: one second's worth) for `endpoint`; over it LINE answers 429."""
@@ -258,6 +306,21 @@ class SandboxPlatform:
 
     def webhook_body(self, events: list[dict[str, Any]]) -> bytes:
         return webhook.encode(self.destination, events)
+
+    def redeliver(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The events as LINE sends them again after the bot failed to answer 200: the same
+        webhookEventId, `isRedelivery` true, and a reply token that works for another minute from
+        now, unless it was used or the event is 20 minutes old."""
+        now = self._clock()
+        again = copy.deepcopy(events)
+        with self._lock:
+            for event in again:
+                event["deliveryContext"] = {"isRedelivery": True}
+                token = self._reply_tokens.get(str(event.get("replyToken")))
+                age = epoch_seconds() - event["timestamp"] / 1000  # event times follow the one clock
+                if token is not None and not token.used and age < REDELIVERY_TOKEN_LIMIT:
+                    token.issued_at = now
+        return again
 
     async def send_events(self, events: list[dict[str, Any]]) -> int:
         """POSTs the events, signed, to the webhook URL like LINE does; returns the HTTP status."""

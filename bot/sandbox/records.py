@@ -85,6 +85,9 @@ class TokenBucket:
 
 @dataclass
 class Fault:
+    """An injected answer: for the next `remaining` calls, or for every call until `until` (clock seconds)."""
+
     status: int
     body: dict[str, Any]
     remaining: int
+    until: float | None = None

@@ -3,6 +3,7 @@ would refuse before sending. The router runs in a real uvicorn server (aiohttp n
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import re
@@ -321,6 +322,78 @@ def test_injected_429_then_success(line: Line) -> None:
     assert [r.status_code for r in statuses] == [429, 429, 200]
     assert statuses[0].json() == {"message": "Too many requests"}
     assert len(line.platform.deliveries(to=user)) == 1
+
+
+def test_a_fault_for_a_while_answers_every_call_until_it_is_over(line: Line) -> None:
+    user = line.new_user()
+    line.platform.inject_fault("push", 500, seconds=2)
+    during = [line.post("/v2/bot/message/push", {"to": user, "messages": [text("x")]}).status_code for _ in range(4)]
+    line.clock.now += 2.0
+    after = line.post("/v2/bot/message/push", {"to": user, "messages": [text("x")]}).status_code
+    assert during == [500] * 4 and after == 200
+    assert len(line.platform.deliveries(to=user)) == 1
+
+
+def test_a_2xx_fault_answers_a_malformed_body(line: Line) -> None:
+    user = line.new_user()
+    line.platform.inject_fault("profile", 200, body={"unexpected": True})
+    malformed = line.get(f"/v2/bot/profile/{user}")
+    proper = line.get(f"/v2/bot/profile/{user}")
+    assert malformed.status_code == 200 and malformed.json() == {"unexpected": True}
+    assert proper.json()["userId"] == user
+    with pytest.raises(ValueError, match="2xx with the"):
+        line.platform.inject_fault("profile", 200)
+
+
+def test_a_cut_connection_after_accepting_leaves_the_call_done(line: Line) -> None:
+    user = line.new_user()
+    token = line.platform.make_event("text", user, text="a")["replyToken"]
+    key = {"X-Line-Retry-Key": str(uuid.uuid4())}
+    line.platform.drop_after_accepting("reply")
+    line.platform.drop_after_accepting("push")
+    with pytest.raises(httpx.HTTPError):
+        line.post("/v2/bot/message/reply", {"replyToken": token, "messages": [text("x")]})
+    with pytest.raises(httpx.HTTPError):
+        line.post("/v2/bot/message/push", {"to": user, "messages": [text("y")]}, **key)
+    # Done all the same: the token is spent, and the retry key is accepted.
+    again = line.post("/v2/bot/message/reply", {"replyToken": token, "messages": [text("x")]})
+    retried = line.post("/v2/bot/message/push", {"to": user, "messages": [text("y")]}, **key)
+    assert again.status_code == 400 and again.json() == {"message": "Invalid reply token"}
+    pushed = line.platform.deliveries(to=user, endpoint="push")
+    assert retried.status_code == 409 and retried.headers["X-Line-Accepted-Request-Id"] == pushed[0].request_id
+    assert [d.endpoint for d in line.platform.deliveries(to=user)] == ["reply", "push"]
+
+
+@pytest.mark.anyio
+async def test_latency_is_waited_concurrently(line: Line) -> None:
+    user = line.new_user()
+    line.platform.set_latency(0.4, "push")
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    body = {"to": user, "messages": [text("x")]}
+    started = time.monotonic()
+    async with httpx.AsyncClient(timeout=10) as http:
+        answers = await asyncio.gather(
+            *(http.post(f"{line.api_url}/v2/bot/message/push", json=body, headers=headers) for _ in range(5))
+        )
+    took = time.monotonic() - started
+    line.platform.set_latency(0, "push")
+    assert [a.status_code for a in answers] == [200] * 5
+    assert 0.4 <= took < 1.6
+
+
+def test_a_redelivered_event_has_a_fresh_reply_token_unless_it_was_used(line: Line) -> None:
+    user = line.new_user()
+    unused, used = (line.platform.make_event("text", user, text=w) for w in ("a", "b"))
+    reply = {"messages": [text("x")]}
+    assert line.post("/v2/bot/message/reply", {**reply, "replyToken": used["replyToken"]}).status_code == 200
+    line.clock.now += 61.0
+    expired = line.post("/v2/bot/message/reply", {**reply, "replyToken": unused["replyToken"]})
+    again = line.platform.redeliver([unused, used])
+    assert expired.status_code == 400
+    assert [e["deliveryContext"]["isRedelivery"] for e in again] == [True, True]
+    assert [e["webhookEventId"] for e in again] == [unused["webhookEventId"], used["webhookEventId"]]
+    assert line.post("/v2/bot/message/reply", {**reply, "replyToken": unused["replyToken"]}).status_code == 200
+    assert line.post("/v2/bot/message/reply", {**reply, "replyToken": used["replyToken"]}).status_code == 400
 
 
 def test_rate_limit_refuses_the_excess_until_time_passes(line: Line) -> None:
