@@ -208,6 +208,7 @@ class Claim:
     event_type: str
     chat_id: str | None
     user_id: str | None
+    attempts: int = 1  # which try this claim is, counting it (over the limit: a dead letter, not a try)
 
 
 def claim_batch(*, db_session: Session, limit: int, lease_seconds: int) -> list[Claim]:
@@ -249,7 +250,7 @@ def claim_batch(*, db_session: Session, limit: int, lease_seconds: int) -> list[
         and_(InboxEvent.status == InboxStatus.PROCESSING, InboxEvent.locked_until <= now),
     )
     query = (
-        select(InboxEvent.id, InboxEvent.event_type, InboxEvent.chat_id, InboxEvent.user_id)
+        select(InboxEvent.id, InboxEvent.event_type, InboxEvent.chat_id, InboxEvent.user_id, InboxEvent.attempts)
         .where(
             text(f"inbox_events.status IN {_UNFINISHED_INBOX}"),
             due,
@@ -262,8 +263,8 @@ def claim_batch(*, db_session: Session, limit: int, lease_seconds: int) -> list[
         query = query.with_for_update(skip_locked=True, of=InboxEvent)
     picked: list[Claim] = []
     chats: set[str] = set()
-    for row in db_session.execute(query):
-        claim = Claim(*row)
+    for event_id, event_type, chat_id, user_id, attempts in db_session.execute(query):
+        claim = Claim(event_id, event_type, chat_id, user_id, attempts + 1)
         # One event per chat per batch keeps a chat's events strictly ordered.
         if claim.chat_id is not None:
             if claim.chat_id in chats:

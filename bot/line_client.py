@@ -29,6 +29,7 @@ from linebot.v3.messaging import (
 from linebot.v3.messaging.exceptions import ApiException
 from yarl import URL
 
+from bot import errors
 from bot.citizens import CitizenProfile
 from bot.settings import Settings
 
@@ -239,6 +240,9 @@ class LineClient:
             )
         except LineApiError as error:
             log.info("profile of %s unavailable: %s", user_id, error)
+            return None
+        except Exception as error:  # LINE answered, but not a profile (a body without its fields)
+            log.warning("profile of %s unreadable: %s", user_id, errors.describe(error))
             return None
         return CitizenProfile(
             display_name=profile.display_name, picture_url=profile.picture_url, language=profile.language

@@ -112,10 +112,8 @@ class InboxProcessor:
         claimed = await to_thread.run_sync(self._claim, limiter=self._limiter)
         if not claimed:
             return 0
-        follows = [c.user_id for c in claimed if c.event_type == "follow" and c.user_id]
-        found = await asyncio.gather(*(self._client.get_profile(user) for user in follows))
-        profiles = dict(zip(follows, found, strict=True))
-        outgoing = await self._handle_all(claimed, profiles)
+        profiles, failures = await self._prepare(claimed)
+        outgoing = await self._handle_all(claimed, profiles, failures)
         while len(self._sending) >= MAX_BATCHES_IN_FLIGHT:
             await asyncio.wait(self._sending, return_when=asyncio.FIRST_COMPLETED)
         task = asyncio.create_task(self._delivery.send(outgoing))
@@ -129,6 +127,30 @@ class InboxProcessor:
         if failure is not None:
             log.error("sending a batch failed: %s", errors.describe_with_stack(failure))
         self._wake.set()  # a chat's next event may have been waiting for this answer
+
+    async def _prepare(self, claimed: list[Claim]) -> tuple[dict[str, CitizenProfile | None], dict[int, str]]:
+        """What handling needs from LINE first: the profiles of new friends. Answers them and the
+        error of each event that could not be prepared: that event alone fails (and is tried
+        again, up to the limit), never the batch."""
+        follows = [
+            c
+            for c in claimed
+            if c.event_type == "follow" and c.user_id and c.attempts <= self._settings.inbox_max_attempts
+        ]
+        found = await asyncio.gather(
+            *(self._client.get_profile(c.user_id or "") for c in follows), return_exceptions=True
+        )
+        profiles: dict[str, CitizenProfile | None] = {}
+        failures: dict[int, str] = {}
+        for claim, result in zip(follows, found, strict=True):
+            if isinstance(result, Exception):
+                failures[claim.id] = errors.describe_with_stack(result)
+                log.error("inbox event %s could not be prepared: %s", claim.id, failures[claim.id])
+            elif isinstance(result, BaseException):
+                raise result  # cancelled: the process is stopping
+            else:
+                profiles[claim.user_id or ""] = result
+        return profiles, failures
 
     def _seconds_until_due(self) -> float:
         poll = self._settings.worker_poll_seconds
@@ -145,7 +167,9 @@ class InboxProcessor:
                 lease_seconds=self._settings.inbox_lease_seconds,
             )
 
-    async def _handle_all(self, claimed: list[Claim], profiles: dict[str, CitizenProfile | None]) -> list[Outgoing]:
+    async def _handle_all(
+        self, claimed: list[Claim], profiles: dict[str, CitizenProfile | None], failures: dict[int, str]
+    ) -> list[Outgoing]:
         """A batch holds at most one event per chat, so on PostgreSQL its events are handled in
         parallel threads (their round trips overlap). SQLite has one writer, so there one thread
         takes them in turn, a few per transaction, stepping aside whenever the webhook waits for
@@ -154,18 +178,54 @@ class InboxProcessor:
             outgoing: list[Outgoing] = []
             while claimed:
                 chunk, rest = claimed[:SQLITE_EVENTS_PER_TRANSACTION], claimed[SQLITE_EVENTS_PER_TRANSACTION:]
-                done, left = await to_thread.run_sync(self._handle_some, chunk, profiles, limiter=self._limiter)
+                done, left = await to_thread.run_sync(
+                    self._handle_isolating, chunk, profiles, failures, limiter=self._limiter
+                )
                 outgoing += done
                 claimed = left + rest
             return outgoing
         chunks = [claimed[i::HANDLER_THREADS] for i in range(min(HANDLER_THREADS, len(claimed)))]
         results = await asyncio.gather(
-            *(to_thread.run_sync(self._handle_some, chunk, profiles, limiter=self._handlers) for chunk in chunks)
+            *(
+                to_thread.run_sync(self._handle_isolating, chunk, profiles, failures, limiter=self._handlers)
+                for chunk in chunks
+            ),
+            return_exceptions=True,
         )
-        return [item for result, _ in results for item in result]
+        outgoing = []
+        for result in results:
+            if isinstance(result, BaseException):
+                # Its events stay leased: tried again (and counted) when the lease runs out.
+                log.error("handling part of a batch failed: %s", errors.describe_with_stack(result))
+            else:
+                outgoing += result[0]
+        return outgoing
+
+    def _handle_isolating(
+        self, claimed: list[Claim], profiles: dict[str, CitizenProfile | None], failures: dict[int, str]
+    ) -> tuple[list[Outgoing], list[Claim]]:
+        """_handle_some; when the whole transaction fails (its bookkeeping, not one handler), each
+        event is handled alone, so that only the event at fault is marked failed."""
+        try:
+            return self._handle_some(claimed, profiles, failures)
+        except Exception as exc:
+            if len(claimed) > 1:
+                log.error(
+                    "a transaction of %d events failed; handling each alone: %s", len(claimed), errors.describe(exc)
+                )
+                outgoing: list[Outgoing] = []
+                for claim in claimed:
+                    outgoing += self._handle_isolating([claim], profiles, failures)[0]
+                return outgoing, []
+            error = errors.describe_with_stack(exc)
+            log.error("inbox event %s failed: %s", claimed[0].id, error)
+            with self._db.session() as db_session:
+                if inbox_service.lock_claimed(db_session=db_session, inbox_event_ids=[claimed[0].id]):
+                    self._fail(db_session, claimed[0].id, error)
+            return [], []
 
     def _handle_some(
-        self, claimed: list[Claim], profiles: dict[str, CitizenProfile | None]
+        self, claimed: list[Claim], profiles: dict[str, CitizenProfile | None], failures: dict[int, str]
     ) -> tuple[list[Outgoing], list[Claim]]:
         """One transaction for these events, one savepoint for each; answers the answers to send and
         the events left for another transaction (on SQLite the transaction ends early, after a
@@ -197,6 +257,12 @@ class InboxProcessor:
                     break
                 inbox_event = events.get(claim.id)
                 if inbox_event is None:
+                    continue
+                if claim.attempts > self._settings.inbox_max_attempts:
+                    self._give_up(db_session, inbox_event)
+                    continue
+                if claim.id in failures:
+                    self._fail(db_session, claim.id, failures[claim.id])
                     continue
                 try:
                     with db_session.begin_nested():
@@ -247,6 +313,17 @@ class InboxProcessor:
         by_arrival = inbox_event.received_at + timedelta(seconds=self._settings.reply_token_max_age_seconds)
         by_event = inbox_event.event_time + REPLY_TOKEN_EVENT_LIFE
         return min(by_arrival, by_event)
+
+    def _give_up(self, db_session: Session, inbox_event: InboxEvent) -> None:
+        """An event claimed again after its last allowed try never finished (the process handling
+        it died, or a failure outside its handler left it leased): a dead letter, not another try."""
+        limit = self._settings.inbox_max_attempts
+        inbox_event.attempts = limit  # this claim found it over the limit: it was not a try
+        error = f"gave up after {limit} tries: the last ended without an outcome (its process stopped or hung)"
+        if inbox_event.last_error:
+            error += f"; the error before: {inbox_event.last_error}"
+        log.error("inbox event %s: %s", inbox_event.id, error)
+        self._fail(db_session, inbox_event.id, error)
 
     def _fail(self, db_session: Session, event_id: int, error: str) -> None:
         inbox_event = inbox_service.mark_failed(

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import pytest
+from sqlalchemy import update
 
 from bot import clock
 from bot import inbox as inbox_service
 from bot import outbox as outbox_service
 from bot.catalog import t
-from bot.inbox import InboxStatus
+from bot.inbox import InboxEvent, InboxStatus
 from bot.line_client import LineClient
 from bot.outbox import OutboxMessage, OutboxStatus
 from tests.support import LiveApp, inbox_statuses, live_app, post_webhook, settled, texts, wait_until, worker_process
@@ -211,3 +213,77 @@ def test_two_processes_share_the_inbox_and_answer_each_event_exactly_once(app: L
         ]
     rows = outbox_rows(app)
     assert len(rows) == 120 and len({r.inbox_event_id for r in rows}) == 120
+
+
+# --- one event that cannot be prepared, or never finishes, holds up nobody else -------------------
+def follow_events(app: LiveApp, count: int) -> tuple[list[str], list[dict[str, Any]]]:
+    users = [new_user(app) for _ in range(count)]
+    return users, [app.sandbox.make_event("follow", user) for user in users]
+
+
+def test_a_malformed_profile_from_line_stalls_no_one(app: LiveApp) -> None:
+    users, events = follow_events(app, 11)
+    app.sandbox.inject_fault("profile", 200, count=11, body={"unexpected": True})
+    assert post_webhook(app, events).status_code == 200
+    wait_until(lambda: settled(app), timeout=15, what="all eleven handled")
+    for user in users:
+        assert texts(app.sandbox.deliveries(to=user)) == [t("welcome.follow", name="")]
+    with app.db.session() as db_session:
+        rows = db_session.query(InboxEvent).all()
+        assert [(r.status, r.attempts) for r in rows] == [(InboxStatus.DONE, 1)] * 11
+
+
+def test_an_event_that_cannot_be_prepared_fails_alone_up_to_the_attempt_limit(
+    app: LiveApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    users, events = follow_events(app, 11)
+    broken = users[4]
+    real_profile = LineClient.get_profile
+
+    async def profile(self: LineClient, user_id: str) -> Any:
+        if user_id == broken:
+            raise RuntimeError("profile parser bug")
+        return await real_profile(self, user_id)
+
+    monkeypatch.setattr(LineClient, "get_profile", profile)
+    assert post_webhook(app, events).status_code == 200
+    others = [u for u in users if u != broken]
+    wait_until(lambda: all(app.sandbox.deliveries(to=u) for u in others), timeout=15, what="the others answered")
+    limit = app.settings.inbox_max_attempts
+    for attempt in range(1, limit + 1):
+        wait_until(lambda n=attempt: attempts_of(app, broken) == n, what=f"attempt {attempt} finished")
+        clock.travel_to(clock.now() + timedelta(minutes=11))
+        app.app.state.processor.wake()
+    wait_until(lambda: inbox_statuses(app)["dead"] == 1, what="dead letter")
+    with app.db.session() as db_session:
+        [dead] = inbox_service.get_all_dead(db_session=db_session)
+        assert dead.user_id == broken and dead.attempts == limit
+        assert "RuntimeError: profile parser bug" in (dead.last_error or "")
+    assert app.sandbox.deliveries(to=broken) == []  # a follow gets no apology (only conversations do)
+    assert inbox_statuses(app)["done"] == 10
+
+
+def test_an_event_whose_tries_never_finish_becomes_a_dead_letter_at_the_limit(app: LiveApp) -> None:
+    user = new_user(app)
+    limit = app.settings.inbox_max_attempts
+    with app.db.session() as db_session:
+        # Every try so far died with its process (kill -9, out of memory): claimed, never finished.
+        inbox_service.store(db_session=db_session, raw_events=[app.sandbox.make_event("text", user, text="こんにちは")])
+        inbox_service.claim_batch(db_session=db_session, limit=10, lease_seconds=60)
+        db_session.execute(update(InboxEvent).values(attempts=limit))
+    clock.travel_to(clock.now() + timedelta(seconds=61))
+    app.app.state.processor.wake()
+    wait_until(lambda: inbox_statuses(app)["dead"] == 1, what="dead letter")
+    with app.db.session() as db_session:
+        [dead] = inbox_service.get_all_dead(db_session=db_session)
+        assert dead.attempts == limit and "gave up after 5 tries" in (dead.last_error or "")
+    # Not tried a sixth time: the citizen gets the apology, not the answer.
+    apology = wait_until(lambda: app.sandbox.deliveries(to=user), what="apology")
+    assert texts(apology) == [t("welcome.error")]
+
+
+def attempts_of(app: LiveApp, user: str) -> int:
+    """How many tries of the user's event have ended (0 while one is under way)."""
+    with app.db.session() as db_session:
+        event = db_session.query(InboxEvent).filter(InboxEvent.user_id == user).one()
+        return 0 if event.status == InboxStatus.PROCESSING else event.attempts
