@@ -56,8 +56,7 @@ def test_a_citizen_follows_chats_and_taps_quick_replies_and_the_rich_menu(page: 
     chip.wait_for()
     before = bot_bubbles(page).count()
     chip.click()
-    page.wait_for_function(
-        "n => document.querySelectorAll('.row-bot .bubble').length > n", arg=before, timeout=10_000)
+    page.wait_for_function("n => document.querySelectorAll('.row-bot .bubble').length > n", arg=before, timeout=10_000)
 
     # The rich menu the bot deployed is shown under the chat; tapping an area sends its postback.
     if not page.locator("#richmenu-panel").is_visible():  # opens by itself: the menu is "selected"
@@ -66,8 +65,7 @@ def test_a_citizen_follows_chats_and_taps_quick_replies_and_the_rich_menu(page: 
     assert area.get_attribute("aria-label") == "スマホ教室"
     before = bot_bubbles(page).count()
     area.click()
-    page.wait_for_function(
-        "n => document.querySelectorAll('.row-bot .bubble').length > n", arg=before, timeout=10_000)
+    page.wait_for_function("n => document.querySelectorAll('.row-bot .bubble').length > n", arg=before, timeout=10_000)
     assert page.locator(".row-own .bubble", has_text="スマホ教室").count() >= 1
     assert len(app.sandbox.deliveries()) >= 4
 
