@@ -1,14 +1,23 @@
 """Sends outbox rows to LINE and records the outcomes.
 
 Reply while the token is surely valid; otherwise, or when LINE refuses the token, push with the
-row's retry key, so a retried push is delivered once. Transient failures (5xx, timeouts, 429) wait
-and try again; other 4xx are final and kept with their reason for staff. Nothing is pushed to a
-citizen who blocked the account.
+row's retry key (stored with the row when it was written), so a retried push is delivered once:
+LINE answers a repeated key with 409, which is taken as delivered. Transient failures (5xx,
+timeouts, 429) wait and try again; other 4xx are final and kept with their reason for staff.
+Nothing is pushed to a citizen who blocked the account.
 
-After a crash we cannot know whether a reply went out, so a reclaimed reply whose token LINE now
-refuses is pushed: a rare duplicate is better than a lost answer. Only when this process itself
-saw a reply fail unclearly (timeout, 5xx) and LINE then calls the token used, is it taken as
-delivered.
+No answer goes out twice, whatever process dies when:
+
+- A try is unclear when it may have reached LINE without us learning so: a timeout, a dropped
+  connection, a 5xx, or a process that died while the row was "sending" (bot.outbox.claim_batch
+  marks a row taken over that way). An unclear reply is tried again with its token, whatever the
+  time: LINE accepts a token once, so "Invalid reply token" then means the earlier try used it,
+  and the answer is recorded as delivered, never pushed. A reply is only begun while a process
+  taking it over one outbox lease later can still ask in the token's life (bot.processor).
+- Before the first push of an answer meant as a reply, the row says so (kind "push"): whoever
+  takes it over pushes with the same retry key instead of asking about the token.
+- A row is the business of the process that claimed it last: a process whose lease ran out and
+  whose row was taken over records nothing (each write checks the row's try count).
 """
 
 from __future__ import annotations
@@ -20,11 +29,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from anyio import CapacityLimiter, to_thread
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlalchemy.orm import Session
 
 from bot import citizens as citizen_service
-from bot import clock, errors
+from bot import clock, db, errors
 from bot import outbox as outbox_service
 from bot.db import Database
 from bot.line_client import LineApiError, LineClient, SendResult
@@ -35,6 +44,13 @@ log = logging.getLogger(__name__)
 
 OUTBOX_BACKOFF = (1, 5, 15, 60, 300, 900, 1800, 3600)
 REPLY_RETRY_DELAY = 0.3
+# Besides the outbox lease, what a takeover may take before it asks LINE about a reply token (the
+# poll, a busy process). A reply is begun only this long and a lease before the token's deadline.
+REPLY_TAKEOVER_MARGIN = timedelta(seconds=5)
+
+
+class LeaseLost(Exception):
+    """Another process took the row over while this one was sending it: the outcome is theirs."""
 
 
 @dataclass
@@ -44,6 +60,29 @@ class Outcome:
     result: SendResult | None = None
     error: LineApiError | None = None
     ambiguous: bool = False
+    lost: bool = False  # taken over by another process: record nothing
+
+
+# Marks rows sent, as long as they are still this process's try (see LeaseLost).
+_table = OutboxMessage.__table__
+_MARK_SENT = (
+    update(_table)
+    .where(
+        _table.c.id == bindparam("b_id"),
+        _table.c.attempts == bindparam("b_attempts"),
+        _table.c.status == OutboxStatus.SENDING,
+    )
+    .values(
+        kind=bindparam("b_kind"),
+        status=OutboxStatus.SENT,
+        sent_at=bindparam("b_sent_at"),
+        locked_until=None,
+        last_error=None,
+        request_id=bindparam("b_request_id"),
+        # Delivered: the body (what citizens are told, often their own answers) is not kept.
+        messages=[],
+    )
+)
 
 
 class Delivery:
@@ -71,7 +110,7 @@ class Delivery:
     def _claim_due(self, limit: int) -> list[Outgoing]:
         with self._db.session() as db_session:
             rows = outbox_service.claim_batch(
-                db_session=db_session, limit=limit, lease_seconds=self._settings.inbox_lease_seconds
+                db_session=db_session, limit=limit, lease_seconds=self._settings.outbox_lease_seconds
             )
             items = []
             for row in rows:
@@ -92,6 +131,9 @@ class Delivery:
         outcome = Outcome(item=item, kind=item.kind)
         try:
             outcome.result = await self._deliver(item, outcome)
+        except LeaseLost:
+            log.info("outbox %s: taken over by another process; this one stops", item.id)
+            outcome.lost = True
         except LineApiError as error:
             outcome.error = error
         except Exception as error:  # a bug must not lose the message: keep it for a retry
@@ -104,6 +146,9 @@ class Delivery:
             result = await self._try_reply(item, outcome)
             if result is not None:
                 return result
+            # Pushed from now on: the row says so before the first push (see the module docstring).
+            if not await to_thread.run_sync(self._switch_to_push, item, limiter=self._limiter):
+                raise LeaseLost
             outcome.kind = OutboxKind.PUSH
         if outcome.kind == OutboxKind.PUSH:
             if not item.to:
@@ -119,10 +164,14 @@ class Delivery:
         )
 
     async def _try_reply(self, item: Outgoing, outcome: Outcome) -> SendResult | None:
-        """The reply's result, or None when the answer must be pushed instead."""
-        if not (item.reply_token and item.reply_deadline and clock.now() < item.reply_deadline):
+        """The reply's result, or None when the answer must be pushed instead.
+
+        After an unclear try the token is tried whatever the time, and a refusal means delivered."""
+        if not item.reply_token:
             return None
         unclear = item.ambiguous_attempt
+        if not (unclear or _in_time(item)):
+            return None
         for attempt in range(2):
             try:
                 return await self._client.reply(
@@ -131,61 +180,90 @@ class Delivery:
             except LineApiError as error:
                 if error.is_invalid_reply_token:
                     if unclear:
-                        log.warning("outbox %s: token used after an unclear try; taken as delivered", item.id)
-                        return SendResult(request_id=None, status=200)
+                        log.warning("outbox %s: the token was used by an earlier, unclear try: delivered", item.id)
+                        return SendResult(request_id=None, status=200, already_accepted=True)
                     log.info("outbox %s: reply token refused; answering by push", item.id)
                     return None
                 if not error.retryable:
                     raise
-                unclear = True
-                if attempt == 0 and clock.now() < item.reply_deadline:
+                if error.status is None or error.status >= 500:
+                    unclear = True  # it may have reached LINE (a 429 did not)
+                outcome.ambiguous = unclear
+                if attempt == 0 and (unclear or _in_time(item)):
                     await asyncio.sleep(REPLY_RETRY_DELAY)
                     continue
-                outcome.ambiguous = True
                 raise
         raise AssertionError("unreachable")
+
+    def _switch_to_push(self, item: Outgoing) -> bool:
+        """Records that this answer is pushed from now on (renewing the lease); False when the row
+        is no longer this process's to send."""
+        with self._db.session() as db_session:
+            result = db_session.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.id == item.id,
+                    OutboxMessage.attempts == item.attempts,
+                    OutboxMessage.status == OutboxStatus.SENDING,
+                )
+                .values(
+                    kind=OutboxKind.PUSH,
+                    locked_until=clock.now() + timedelta(seconds=self._settings.outbox_lease_seconds),
+                )
+                .execution_options(synchronize_session=False)
+            )
+            return db.affected_rows(result) == 1
 
     def _record(self, outcomes: Sequence[Outcome]) -> None:
         now = clock.now()
         sent = []
         with self._db.session() as db_session:
             for outcome in outcomes:
+                if outcome.lost:
+                    continue
                 if outcome.error is None:
                     result = outcome.result
                     sent.append(
                         {
-                            "id": outcome.item.id,
-                            "kind": outcome.kind,
-                            "status": OutboxStatus.SENT,
-                            "sent_at": now,
-                            "locked_until": None,
-                            "last_error": None,
-                            # Delivered: the body (what citizens are told, often their own answers) is not kept.
-                            "messages": [],
-                            "request_id": result.request_id if result else None,
+                            "b_id": outcome.item.id,
+                            "b_attempts": outcome.item.attempts,
+                            "b_kind": outcome.kind,
+                            "b_sent_at": now,
+                            "b_request_id": result.request_id if result else None,
                         }
                     )
                 else:
                     self._record_failure(db_session, outcome)
             if sent:
-                db_session.execute(update(OutboxMessage), sent)
+                db_session.execute(_MARK_SENT, sent)
 
     def _record_failure(self, db_session: Session, outcome: Outcome) -> None:
         error = outcome.error
         assert error is not None
-        row = db_session.get(OutboxMessage, outcome.item.id)
-        if row is None:
+        row = db_session.get(OutboxMessage, outcome.item.id, with_for_update=True)
+        if row is None or row.status != OutboxStatus.SENDING or row.attempts != outcome.item.attempts:
+            log.info("outbox %s: taken over by another process; its failure is not recorded", outcome.item.id)
             return
         row.kind = outcome.kind
         row.last_error = str(error)[:4000]
         row.locked_until = None
         row.ambiguous_attempt = row.ambiguous_attempt or outcome.ambiguous
         if error.retryable and row.attempts < self._settings.outbox_max_attempts:
-            wait = OUTBOX_BACKOFF[min(row.attempts - 1, len(OUTBOX_BACKOFF) - 1)]
+            wait = float(OUTBOX_BACKOFF[min(row.attempts - 1, len(OUTBOX_BACKOFF) - 1)])
+            if row.kind == OutboxKind.REPLY and row.ambiguous_attempt and row.reply_deadline is not None:
+                # Ask LINE about the token again while it surely lives (see REPLY_TAKEOVER_MARGIN).
+                token_life = row.reply_deadline + timedelta(seconds=self._settings.outbox_lease_seconds)
+                left = (token_life + REPLY_TAKEOVER_MARGIN - clock.now()).total_seconds()
+                wait = min(wait, max(1.0, left - 2))
             row.status = OutboxStatus.PENDING
             row.next_attempt_at = clock.now() + timedelta(seconds=wait)
-            log.warning("outbox %s: %s; next try in %ss", row.id, error, wait)
+            log.warning("outbox %s: %s; next try in %.0fs", row.id, error, wait)
         else:
             row.status = OutboxStatus.FAILED
             row.messages = []  # final, never tried again: the body is not kept
             log.error("outbox %s failed for good: %s", row.id, error)
+
+
+def _in_time(item: Outgoing) -> bool:
+    """Whether a reply may still be begun (bot.processor sets the deadline)."""
+    return item.reply_deadline is not None and clock.now() < item.reply_deadline

@@ -232,13 +232,21 @@ def claim_batch(
     if not rows:
         return []
     locked_until = now + timedelta(seconds=lease_seconds)
+    # A row still "sending" was left by a process that died or stalled mid-try: that try may have
+    # reached LINE, so this one starts unsure (bot.delivery asks LINE about the reply token first).
     db_session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id.in_([r.id for r in rows]))
-        .values(status=OutboxStatus.SENDING, locked_until=locked_until, attempts=OutboxMessage.attempts + 1)
+        .values(
+            status=OutboxStatus.SENDING,
+            locked_until=locked_until,
+            attempts=OutboxMessage.attempts + 1,
+            ambiguous_attempt=or_(OutboxMessage.ambiguous_attempt, OutboxMessage.status == OutboxStatus.SENDING),
+        )
         .execution_options(synchronize_session=False)
     )
     for row in rows:
+        set_committed_value(row, "ambiguous_attempt", row.ambiguous_attempt or row.status == OutboxStatus.SENDING)
         set_committed_value(row, "status", OutboxStatus.SENDING)
         set_committed_value(row, "locked_until", locked_until)
         set_committed_value(row, "attempts", row.attempts + 1)

@@ -21,15 +21,15 @@ from anyio import CapacityLimiter, to_thread
 from sqlalchemy.orm import Session
 
 from bot import citizens as citizen_service
+from bot import clock, errors
 from bot import conversation as conversation_service
-from bot import errors
 from bot import inbox as inbox_service
 from bot import outbox as outbox_service
 from bot.capability import Capabilities
 from bot.catalog import t
 from bot.citizens import CitizenProfile
 from bot.db import Database
-from bot.delivery import Delivery
+from bot.delivery import REPLY_TAKEOVER_MARGIN, Delivery
 from bot.dispatcher import CONVERSATIONAL, dispatch
 from bot.flow import Turn
 from bot.inbox import Claim, InboxEvent, InboxStatus
@@ -277,7 +277,7 @@ class InboxProcessor:
                 if answer is not None:
                     answers.append(answer)
             outgoing = outbox_service.enqueue_answers(
-                db_session=db_session, answers=answers, lease_seconds=self._settings.inbox_lease_seconds
+                db_session=db_session, answers=answers, lease_seconds=self._settings.outbox_lease_seconds
             )
             inbox_service.mark_done(db_session=db_session, inbox_event_ids=done)
         if left:
@@ -301,18 +301,24 @@ class InboxProcessor:
         dispatch(turn)
         if not (turn.replies and event.chat_id):
             return None
+        deadline = self._reply_deadline(inbox_event)
+        reply_token = event.reply_token if clock.now() < deadline else None  # too late to begin a reply: push
         return Answer(
             inbox_event_id=inbox_event.id,
-            reply_token=event.reply_token,
-            reply_deadline=self._reply_deadline(inbox_event),
+            reply_token=reply_token,
+            reply_deadline=deadline if reply_token else None,
             to=event.chat_id,
             messages=to_json(turn.replies),
         )
 
     def _reply_deadline(self, inbox_event: InboxEvent) -> datetime:
+        """The last moment to begin a reply: the token must still be surely valid (for
+        REPLY_TOKEN_MAX_AGE_SECONDS after arrival, 20 minutes after the event) when a process that
+        takes the answer over, one outbox lease later, asks LINE whether it was used (bot.delivery)."""
         by_arrival = inbox_event.received_at + timedelta(seconds=self._settings.reply_token_max_age_seconds)
         by_event = inbox_event.event_time + REPLY_TOKEN_EVENT_LIFE
-        return min(by_arrival, by_event)
+        takeover = timedelta(seconds=self._settings.outbox_lease_seconds) + REPLY_TAKEOVER_MARGIN
+        return min(by_arrival, by_event) - takeover
 
     def _give_up(self, db_session: Session, inbox_event: InboxEvent) -> None:
         """An event claimed again after its last allowed try never finished (the process handling

@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     inbox_max_attempts: int = Field(default=5, ge=1)
     inbox_lease_seconds: int = Field(default=60, ge=5)
     outbox_max_attempts: int = Field(default=8, ge=1)
+    # How long a process holds a message it is sending before another may take it over. Well inside
+    # the reply token's minute, so that a taken-over reply can still ask LINE whether its token was used.
+    outbox_lease_seconds: int = Field(default=15, ge=5, le=40)
     # The safety-net poll: new events wake the processor at once (in the web process directly, in
     # a PostgreSQL worker by NOTIFY); polling finds what no one announced (expired leases).
     worker_poll_seconds: float = Field(default=1.0, gt=0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -13,9 +14,10 @@ from bot import clock
 from bot import inbox as inbox_service
 from bot import outbox as outbox_service
 from bot.catalog import t
+from bot.delivery import Delivery
 from bot.inbox import InboxEvent, InboxStatus
 from bot.line_client import LineClient
-from bot.outbox import OutboxMessage, OutboxStatus
+from bot.outbox import Answer, OutboxKind, OutboxMessage, OutboxStatus, Outgoing
 from tests.support import LiveApp, inbox_statuses, live_app, post_webhook, settled, texts, wait_until, worker_process
 
 
@@ -213,6 +215,152 @@ def test_two_processes_share_the_inbox_and_answer_each_event_exactly_once(app: L
         ]
     rows = outbox_rows(app)
     assert len(rows) == 120 and len({r.inbox_event_id for r in rows}) == 120
+
+
+# --- a process dies, or stalls, while it sends an answer (another takes the answer over) --------------
+ANSWER = [{"type": "text", "text": "お答えです"}]
+NEVER_ISSUED = "0f3779fba3b349968c5d07db31eab56f"  # a reply token LINE refuses
+
+
+class ProcessKilled(BaseException):
+    """kill -9 at this point: nothing after it runs, nothing is recorded."""
+
+
+def answer_being_sent(app: LiveApp, user: str, reply_token: str | None) -> Outgoing:
+    """An answer as a process writes it when it handles an event: born claimed by that process."""
+    answer = Answer(
+        inbox_event_id=None,
+        reply_token=reply_token,
+        reply_deadline=clock.now() + timedelta(seconds=25) if reply_token else None,
+        to=user,
+        messages=ANSWER,
+    )
+    with app.db.session() as db_session:
+        [item] = outbox_service.enqueue_answers(
+            db_session=db_session, answers=[answer], lease_seconds=app.settings.outbox_lease_seconds
+        )
+    return item
+
+
+def taken_over(app: LiveApp) -> OutboxMessage:
+    """Once the lease of the process that wrote the answer has run out, the live processor takes
+    the answer over and settles it; answers its row."""
+    clock.travel_to(clock.now() + timedelta(seconds=app.settings.outbox_lease_seconds + 1))
+    app.app.state.processor.wake()
+    wait_until(lambda: settled(app), what="the answer taken over and settled")
+    [row] = outbox_rows(app)
+    return row
+
+
+def as_a_process(app: LiveApp, work: Any) -> None:
+    """Runs `work(client)` with a LINE client of its own, as another process would."""
+
+    async def run() -> None:
+        client = LineClient(app.settings, retry_delays=())
+        try:
+            await work(client)
+        finally:
+            await client.close()
+
+    asyncio.run(run())
+
+
+def test_the_outbox_lease_is_well_inside_the_reply_window(app: LiveApp) -> None:
+    settings = app.settings
+    assert settings.outbox_lease_seconds <= settings.reply_token_max_age_seconds / 2
+
+
+def test_a_reply_line_accepted_from_a_process_that_then_died_is_not_sent_again(app: LiveApp) -> None:
+    user = new_user(app)
+    token = app.sandbox.make_event("text", user, text="こんにちは")["replyToken"]
+    item = answer_being_sent(app, user, token)
+
+    async def reply_then_die(client: LineClient) -> None:
+        await client.reply(token, item.messages)  # LINE has it; the process dies before recording it
+
+    as_a_process(app, reply_then_die)
+    row = taken_over(app)
+    # The taker-over asked LINE with the token: "Invalid reply token" means the earlier try used it.
+    assert [d.endpoint for d in app.sandbox.deliveries(to=user)] == ["reply"]
+    assert row.status == OutboxStatus.SENT and row.attempts == 2
+
+
+def test_a_reply_a_process_died_before_sending_is_sent_by_the_one_that_takes_it_over(app: LiveApp) -> None:
+    user = new_user(app)
+    token = app.sandbox.make_event("text", user, text="こんにちは")["replyToken"]
+    answer_being_sent(app, user, token)  # the process dies before it calls LINE
+    row = taken_over(app)
+    assert [d.endpoint for d in app.sandbox.deliveries(to=user)] == ["reply"]
+    assert row.status == OutboxStatus.SENT
+
+
+def test_an_answer_a_process_was_about_to_push_when_it_died_is_pushed(app: LiveApp) -> None:
+    user = new_user(app)
+    item = answer_being_sent(app, user, NEVER_ISSUED)
+
+    class DiesBeforePushing(LineClient):
+        async def push(self, *args: Any, **kwargs: Any) -> Any:
+            raise ProcessKilled
+
+    async def die_before_pushing(_client: LineClient) -> None:
+        client = DiesBeforePushing(app.settings)
+        try:
+            with pytest.raises(ProcessKilled):
+                await Delivery(app.db, app.settings, client).send([item])  # token refused: to be pushed
+        finally:
+            await client.close()
+
+    as_a_process(app, die_before_pushing)
+    assert outbox_rows(app)[0].kind == OutboxKind.PUSH  # the row said so before the first push
+    row = taken_over(app)
+    # Not "the token is used, so it was delivered": it was never sent, and is pushed now.
+    assert [d.endpoint for d in app.sandbox.deliveries(to=user)] == ["push"]
+    assert row.status == OutboxStatus.SENT and app.sandbox.deliveries(to=user)[0].retry_key == item.retry_key
+
+
+def test_a_push_line_accepted_from_a_process_that_then_died_is_not_sent_again(app: LiveApp) -> None:
+    user = new_user(app)
+    item = answer_being_sent(app, user, None)
+
+    async def push_then_die(client: LineClient) -> None:
+        await client.push(user, item.messages, retry_key=item.retry_key)
+
+    as_a_process(app, push_then_die)
+    row = taken_over(app)
+    # Pushed again with the row's retry key: LINE answers 409, and that is delivered.
+    assert len(app.sandbox.deliveries(to=user)) == 1
+    assert row.status == OutboxStatus.SENT and row.request_id == app.sandbox.deliveries(to=user)[0].request_id
+
+
+def test_a_stalled_process_whose_answer_was_taken_over_does_not_push_it_too(app: LiveApp) -> None:
+    user = new_user(app)
+    token = app.sandbox.make_event("text", user, text="こんにちは")["replyToken"]
+    item = answer_being_sent(app, user, token)
+    row = taken_over(app)  # the first process stalled past its lease; the answer went out meanwhile
+
+    async def wake_up_and_send(client: LineClient) -> None:
+        # Its token refused ("used": by the taker-over), it would push, but the row is not its own.
+        await Delivery(app.db, app.settings, client).send([item])
+
+    as_a_process(app, wake_up_and_send)
+    assert [d.endpoint for d in app.sandbox.deliveries(to=user)] == ["reply"]
+    assert outbox_rows(app)[0].status == row.status == OutboxStatus.SENT
+
+
+def test_an_answer_ready_too_late_for_a_takeover_to_ask_about_its_token_is_pushed(
+    database_url: str,
+) -> None:
+    with live_app(database_url, process_inbox_in_web=False) as first:
+        user = new_user(first)
+        post_webhook(first, [first.sandbox.make_event("text", user, text="こんにちは")])
+        with first.db.session() as db_session:
+            # It arrived 30 s ago: the token lives 20 s more, less than an outbox lease and the margin.
+            db_session.execute(update(InboxEvent).values(received_at=clock.now() - timedelta(seconds=30)))
+        with worker_process(first.settings):
+            deliveries = wait_until(lambda: first.sandbox.deliveries(to=user), what="the answer")
+            wait_until(lambda: settled(first))
+    assert [d.endpoint for d in deliveries] == ["push"]
+    assert outbox_rows(first)[0].kind == OutboxKind.PUSH
 
 
 # --- one event that cannot be prepared, or never finishes, holds up nobody else -------------------
