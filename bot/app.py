@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import update
 
 from bot import capabilities as capability_list
-from bot import webhook
+from bot import health, webhook
 from bot.body_limit import BodyLimit
 from bot.capability import Capabilities
 from bot.db import Database
@@ -66,12 +66,18 @@ def create_app(
         app.state.line_client = client
         stop = asyncio.Event()
         task = None
+        beating = None
         if settings.process_inbox_in_web:
             if db.dialect == "sqlite":
                 release_leases(db)
             processor = InboxProcessor(db, settings, client, capabilities)
             app.state.processor = processor
             task = asyncio.create_task(processor.run_forever(stop), name="inbox-processor")
+            app.state.processor_task = task
+            # This process drains the inbox: it says so (for web processes that do not, see bot.health).
+            heartbeat = health.Heartbeat(db, settings, "web")
+            app.state.heartbeat_id = heartbeat.id
+            beating = asyncio.create_task(heartbeat.run(stop, alive=lambda: not task.done()), name="heartbeat")
         else:
             freeze_heap()  # the processor's warm-up does it when it runs here
         for hook in startup_hooks:
@@ -86,6 +92,9 @@ def create_app(
             if task is not None:
                 with contextlib.suppress(asyncio.CancelledError):
                     await asyncio.wait_for(task, timeout=10)
+            if beating is not None:
+                with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                    await asyncio.wait_for(beating, timeout=5)
             await client.close()
             db.dispose()
 
@@ -107,6 +116,8 @@ def create_app(
     # The webhook's own writer and thread budget: processing can never take what acknowledges LINE.
     app.state.inbox_writer = InboxWriter(db, retention_days=settings.message_log_retention_days)
     app.state.processor = None
+    app.state.processor_task = None
+    app.state.heartbeat_id = None
     app.state.sandbox = None
     app.include_router(webhook.router)
     for capability in capabilities:
@@ -115,11 +126,16 @@ def create_app(
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> JSONResponse:
-        ok = await asyncio.to_thread(db.ping)
-        return JSONResponse(
-            {"status": "ok" if ok else "degraded", "database": "ok" if ok else "unreachable"},
-            status_code=200 if ok else 503,
+        """503 when the database is unreachable, nobody drains the inbox, or events wait too long."""
+        processing: asyncio.Task[None] | None = app.state.processor_task
+        status, body = await asyncio.to_thread(
+            health.verdict,
+            db,
+            settings,
+            drains_here=processing is not None and not processing.done(),
+            own_heartbeat=app.state.heartbeat_id,
         )
+        return JSONResponse(body, status_code=status)
 
     if settings.sandbox_enabled:
         from bot.sandbox import SandboxPlatform, create_sandbox_router

@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     # The safety-net poll: new events wake the processor at once (in the web process directly, in
     # a PostgreSQL worker by NOTIFY); polling finds what no one announced (expired leases).
     worker_poll_seconds: float = Field(default=1.0, gt=0)
+    # Every process that drains the inbox records a heartbeat this often; /healthz counts it as live
+    # for three times as long. /healthz is unhealthy when an event has waited longer than the age below.
+    worker_heartbeat_seconds: float = Field(default=5.0, gt=0, le=300)
+    health_max_pending_age_seconds: int = Field(default=120, ge=1)
 
     # Replies use the reply token while it is surely valid (LINE: one minute); later, push.
     reply_token_max_age_seconds: int = Field(default=50, ge=1, le=60)

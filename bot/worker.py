@@ -18,6 +18,7 @@ import psycopg
 from sqlalchemy.engine import make_url
 
 from bot import capabilities as capability_list
+from bot import health
 from bot.db import Database
 from bot.inbox import WAKE_CHANNEL
 from bot.line_client import LineClient
@@ -71,6 +72,8 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     scheduler_module = capability_list.scheduler()
     scheduler = scheduler_module.start(db, settings, capabilities.jobs)
     listener: asyncio.Task[None] | None = None
+    # /healthz of the web processes counts the workers by their heartbeats (bot.health).
+    beating = asyncio.create_task(health.Heartbeat(db, settings, "worker").run(stop), name="heartbeat")
     try:
         processor = InboxProcessor(db, settings, client, capabilities)
         if db.dialect == "postgresql":
@@ -79,9 +82,10 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
         await processor.run_forever(stop)
     finally:
         stop.set()
-        if listener is not None:
-            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-                await asyncio.wait_for(listener, timeout=5)
+        for task in (listener, beating):
+            if task is not None:
+                with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                    await asyncio.wait_for(task, timeout=5)
         scheduler_module.stop(scheduler)
         await client.close()
         db.dispose()

@@ -31,6 +31,7 @@ LANDED = {
     "0004_gis.py": "51ea55c9e9dbb2df7d1de85ffc17c76ee6cdd0c77e08feccc31413fb142edd37",
     "0005_reservations.py": "76494675e8526868972496795ef7cc9fcf6260dd4fc91c6d170f574a70958e96",
     "0006_inbox_outbox_unfinished_indexes.py": "12d38e8fa0d0f2a95557d1658f7a7fa6ee710a1e4a6517cb1a7610866a4b418a",
+    "0007_worker_heartbeats.py": "3589d124eceea73defb4f684aeb99947d99b69624acce5a9e767b0bcdbc503a5",
 }
 
 
