@@ -209,7 +209,7 @@ def ensure_demo_user(*, db_session: Any) -> tuple[str, str]:
     return ensure(db_session=db_session)
 
 
-def cli() -> Any:
+def command_group() -> Any:
     """The `madoguchi admin` command group."""
     from admin.cli import admin_group
 

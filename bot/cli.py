@@ -250,7 +250,7 @@ def _add_groups() -> None:
     for capability in capability_list.load():
         if capability.cli is not None:
             main.add_command(capability.cli(), capability.name)
-    main.add_command(capability_list.staff_ui().cli(), "admin")
+    main.add_command(capability_list.staff_ui().command_group(), "admin")
 
 
 _add_groups()
