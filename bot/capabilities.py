@@ -20,8 +20,9 @@ from bot.capability import Capabilities, Capability
 CAPABILITIES: tuple[str, ...] = (
     "handlers.reservations",
     "handlers.handoff",
-    "handlers.gis",
+    # Garbage before GIS: 「ごみの日の通知」 is about garbage even where the words look like a place question.
     "handlers.garbage",
+    "handlers.gis",
     "handlers.faq",
     "handlers.welcome",
 )
@@ -51,7 +52,7 @@ def load_models(capabilities: Capabilities | None = None) -> None:
 
 
 def staff_ui() -> ModuleType:
-    """The staff UI package: register(app, capabilities), ensure_demo_user(db_session=...), cli()."""
+    """The staff UI package: register(app, capabilities), ensure_demo_user(db_session=...), command_group()."""
     return importlib.import_module(STAFF_UI)
 
 
