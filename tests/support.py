@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 import psycopg
 import uvicorn
@@ -261,3 +262,80 @@ def texts(deliveries: list[Any]) -> list[str]:
             elif message.get("type") == "flex":
                 out.append(message["altText"])
     return out
+
+
+# --- chatting as a citizen through the LINE sandbox ----------------------------------------------
+# `say` and `tap` answer the LAST message of the bot's answer (one LINE message, as JSON);
+# `say_all`, `tap_all` and `send_location_all` answer EVERY message of it (the reply and any pushes
+# after it), in order. Each waits until the answer has come and nothing is left to process or send,
+# so what comes next in a test (another message, a jump of the clock) meets a settled app.
+
+
+def new_citizen(app: LiveApp, name: str = "瀬戸内 花子") -> str:
+    """A LINE user the sandbox knows (with a profile), who has not written yet."""
+    user_id = "U" + uuid.uuid4().hex
+    app.sandbox.add_user(user_id, name)
+    return user_id
+
+
+def _answer(app: LiveApp, user: str, event: dict[str, Any]) -> list[dict[str, Any]]:
+    before = len(app.sandbox.deliveries(to=user))
+    assert post_webhook(app, [event]).status_code == 200
+    wait_until(lambda: app.sandbox.deliveries(to=user)[before:], what="the bot's answer")
+    wait_until(lambda: settled(app), what="the answer settled")
+    return [message for delivery in app.sandbox.deliveries(to=user)[before:] for message in delivery.messages]
+
+
+def say_all(app: LiveApp, user: str, text: str) -> list[dict[str, Any]]:
+    """Sends a text as the citizen; answers every message of the bot's answer."""
+    return _answer(app, user, app.sandbox.make_event("text", user, text=text))
+
+
+def tap_all(app: LiveApp, user: str, data: str, params: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """Taps a postback button with this data (a date picker: with params); answers every message."""
+    kwargs: dict[str, Any] = {"data": data}
+    if params:
+        kwargs["params"] = params
+    return _answer(app, user, app.sandbox.make_event("postback", user, **kwargs))
+
+
+def send_location_all(app: LiveApp, user: str, lat: float, lon: float, title: str = "現在地") -> list[dict[str, Any]]:
+    """Sends a location as the citizen; answers every message of the bot's answer."""
+    event = app.sandbox.make_event("location", user, latitude=lat, longitude=lon, title=title, address="")
+    return _answer(app, user, event)
+
+
+def say(app: LiveApp, user: str, text: str) -> dict[str, Any]:
+    """Sends a text as the citizen; answers the last message of the bot's answer."""
+    return say_all(app, user, text)[-1]
+
+
+def tap(app: LiveApp, user: str, data: str, params: dict[str, str] | None = None) -> dict[str, Any]:
+    """Taps a postback button; answers the last message of the bot's answer."""
+    return tap_all(app, user, data, params)[-1]
+
+
+def quick_replies(message: dict[str, Any]) -> list[dict[str, Any]]:
+    """The actions of a message's quick reply buttons."""
+    return [item["action"] for item in (message.get("quickReply") or {}).get("items", [])]
+
+
+def fields(action: dict[str, Any]) -> dict[str, str]:
+    """A postback action's data, as a dict."""
+    return {k: v[0] for k, v in parse_qs(action.get("data", "")).items()}
+
+
+def button(message: dict[str, Any], label_start: str) -> dict[str, Any]:
+    """The quick reply or Flex footer button whose label starts with `label_start`."""
+    actions = quick_replies(message)
+    if message.get("type") == "flex":
+        footer = (message["contents"].get("footer") or {}).get("contents", [])
+        actions += [b["action"] for b in footer]
+    found = [a for a in actions if a["label"].startswith(label_start)]
+    assert found, f"no button {label_start!r} in {[a['label'] for a in actions]}"
+    return found[0]
+
+
+def message_text(message: dict[str, Any]) -> str:
+    """A text message's text, or a Flex message's alt text."""
+    return message.get("text") or message.get("altText") or ""

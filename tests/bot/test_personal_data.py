@@ -27,8 +27,8 @@ from bot.outbox import OutboxMessage
 from handlers.reservations.models import Reservation, ReservationStatus
 from handlers.reservations.service import seed as counter_seed
 from notifications import scheduler
-from tests.handlers.reservations.conftest import TUESDAY, button, message_text, quick_replies, say, tap
-from tests.support import LiveApp, settled, wait_until
+from tests.handlers.reservations.conftest import TUESDAY
+from tests.support import LiveApp, button, message_text, quick_replies, say_all, settled, tap_all, wait_until
 
 TYPED = ["瀬戸内 花子", "せとうち はなこ", "昭和25年4月1日", "０９０－１２３４－５６７８", "瀬戸内市長船町福岡1234-5"]
 # The same answers as the form keeps them (normalised): none may be found in clear either.
@@ -54,19 +54,19 @@ def access_log_captured(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.Log
 
 def book_and_cancel(app: LiveApp, user: str) -> str:
     """住民票の写し booked on LINE, its QR image fetched as LINE would, then cancelled; answers the token."""
-    answer = say(app, user, "予約したい")
-    answer = tap(app, user, button(answer[-1], "住民票")["data"])
-    answer = tap(app, user, button(answer[-1], "本庁")["data"])
-    answer = tap(app, user, quick_replies(answer[-1])[0]["data"])
+    answer = say_all(app, user, "予約したい")
+    answer = tap_all(app, user, button(answer[-1], "住民票")["data"])
+    answer = tap_all(app, user, button(answer[-1], "本庁")["data"])
+    answer = tap_all(app, user, quick_replies(answer[-1])[0]["data"])
     if message_text(answer[-1]).endswith("どちらがよろしいですか？"):
-        answer = tap(app, user, button(answer[-1], "午前")["data"])
-    answer = tap(app, user, quick_replies(answer[-1])[0]["data"])
+        answer = tap_all(app, user, button(answer[-1], "午前")["data"])
+    answer = tap_all(app, user, quick_replies(answer[-1])[0]["data"])
     for typed in TYPED:
-        answer = say(app, user, typed)
-    answer = say(app, user, "２通")
+        answer = say_all(app, user, typed)
+    answer = say_all(app, user, "２通")
     confirm = str(answer[-1])
     assert "瀬戸内 花子" in confirm  # the confirmation card repeats the answers
-    booked = tap(app, user, button(answer[-1], "この内容で予約する")["data"])
+    booked = tap_all(app, user, button(answer[-1], "この内容で予約する")["data"])
     image_url = next(m for m in booked if m["type"] == "image")["originalContentUrl"]
     token = urlsplit(image_url).path.rsplit("/", 1)[-1].removesuffix(".png")
     # Fetched without httpx, whose own log line (the client's, not the app's) would name the URL.
@@ -74,8 +74,8 @@ def book_and_cancel(app: LiveApp, user: str) -> str:
         assert response.status == 200
     with app.db.session() as db_session:
         [reservation] = db_session.scalars(select(Reservation)).all()
-    answer = tap(app, user, f"action=rsv_cancel&id={reservation.id}")
-    answer = tap(app, user, button(answer[-1], "はい")["data"])
+    answer = tap_all(app, user, f"action=rsv_cancel&id={reservation.id}")
+    answer = tap_all(app, user, button(answer[-1], "はい")["data"])
     assert "取り消" in message_text(answer[-1])
     return token
 

@@ -4,20 +4,13 @@ recorded for staff; feedback stored; the index following staff edits without a r
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs
-
 from sqlalchemy import select
 
 from bot.capabilities import load as load_capabilities
 from bot.catalog import t
 from handlers.faq import service as faq_service
 from handlers.faq.models import FaqEntryCreate, FaqEntryUpdate, FaqFeedback, UnansweredQuestion
-from tests.handlers.faq.conftest import new_citizen, quick_replies, say, tap
-from tests.support import LiveApp, live_app
-
-
-def fields(action: dict[str, str]) -> dict[str, str]:
-    return {k: v[0] for k, v in parse_qs(action["data"]).items()}
+from tests.support import LiveApp, fields, live_app, new_citizen, quick_replies, say, tap
 
 
 def test_a_question_gets_its_answer_with_feedback_buttons(faq_app: LiveApp) -> None:

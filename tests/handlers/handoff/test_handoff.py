@@ -13,8 +13,7 @@ from bot.catalog import t
 from bot.settings import load_settings
 from handlers.handoff import service as handoff_service
 from handlers.handoff.models import HandoffRequest, HandoffSource, HandoffStatus
-from tests.handlers.faq.conftest import new_citizen, say, tap
-from tests.support import LiveApp
+from tests.support import LiveApp, new_citizen, say, tap
 
 TUESDAY_MORNING = datetime(2026, 11, 24, 10, 0, tzinfo=clock.TOKYO)
 SUNDAY = datetime(2026, 11, 29, 15, 0, tzinfo=clock.TOKYO)

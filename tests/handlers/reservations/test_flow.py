@@ -18,16 +18,18 @@ from bot import clock
 from bot.catalog import t
 from handlers.reservations.models import CounterSlot, Reservation, ReservationStatus
 from handlers.reservations.service import reservations as reservation_service
-from tests.handlers.reservations.conftest import (
+from tests.support import (
+    LiveApp,
     button,
     fields,
     message_text,
     new_citizen,
     quick_replies,
-    say,
-    tap,
+    say_all,
+    settled,
+    tap_all,
+    wait_until,
 )
-from tests.support import LiveApp, settled, wait_until
 
 JUMINHYO_ANSWERS = [
     "瀬戸内 花子",
@@ -45,18 +47,18 @@ def reservations(app: LiveApp) -> list[Reservation]:
 
 def book_juminhyo(app: LiveApp, user: str, *, office: str = "本庁") -> list[dict[str, Any]]:
     """The whole conversation for 住民票の写し; answers the booked messages."""
-    answer = say(app, user, "予約したい")
-    answer = tap(app, user, button(answer[-1], "住民票")["data"])
-    answer = tap(app, user, button(answer[-1], office)["data"])
-    answer = tap(app, user, quick_replies(answer[-1])[0]["data"])  # the first day with room
+    answer = say_all(app, user, "予約したい")
+    answer = tap_all(app, user, button(answer[-1], "住民票")["data"])
+    answer = tap_all(app, user, button(answer[-1], office)["data"])
+    answer = tap_all(app, user, quick_replies(answer[-1])[0]["data"])  # the first day with room
     if message_text(answer[-1]).endswith("どちらがよろしいですか？"):
-        answer = tap(app, user, button(answer[-1], "午前")["data"])
-    answer = tap(app, user, quick_replies(answer[-1])[0]["data"])  # the first time with room
+        answer = tap_all(app, user, button(answer[-1], "午前")["data"])
+    answer = tap_all(app, user, quick_replies(answer[-1])[0]["data"])  # the first time with room
     for typed in JUMINHYO_ANSWERS:
-        answer = say(app, user, typed)
-    answer = say(app, user, "２通")
+        answer = say_all(app, user, typed)
+    answer = say_all(app, user, "２通")
     assert answer[-1]["type"] == "flex" and message_text(answer[-1]) == t("reservations.confirm_alt")
-    return tap(app, user, button(answer[-1], "この内容で予約する")["data"])
+    return tap_all(app, user, button(answer[-1], "この内容で予約する")["data"])
 
 
 def qr_token_from(app: LiveApp, messages: list[dict[str, Any]]) -> str:
@@ -82,7 +84,7 @@ def qr_token_from(app: LiveApp, messages: list[dict[str, Any]]) -> str:
 def test_from_yoyaku_shitai_to_the_qr_code(rsv_app: LiveApp) -> None:
     app = rsv_app
     user = new_citizen(app)
-    first = say(app, user, "予約したい")[-1]
+    first = say_all(app, user, "予約したい")[-1]
     assert first["text"] == t("reservations.ask_procedure")
     labels = [a["label"] for a in quick_replies(first)]
     assert labels[:3] == ["転入届", "転出届", "転居届"] and labels[-1] == "やめる" and len(labels) <= 13
@@ -118,7 +120,7 @@ def test_a_sentence_that_says_what_and_when_skips_those_steps(rsv_app: LiveApp) 
     app = rsv_app
     user = new_citizen(app)
     # Tuesday: 「明日の午前中」 is Wednesday morning; マイナンバーカード is handled at 本庁 only.
-    answer = say(app, user, "明日の午前中にマイナンバーカードの受け取りの予約をしたい")
+    answer = say_all(app, user, "明日の午前中にマイナンバーカードの受け取りの予約をしたい")
     assert message_text(answer[0]) == t(
         "reservations.one_office", procedure="マイナンバーカードの受取", office="本庁 市民課"
     )
@@ -126,46 +128,46 @@ def test_a_sentence_that_says_what_and_when_skips_those_steps(rsv_app: LiveApp) 
     assert answer[-1]["text"] == t("reservations.ask_time", date="11月25日（水）")
     assert times[0] == "9:00（残り3）" and "11:30（残り3）" in times and not any(x.startswith("13:") for x in times)
     # A time said in words: 10時半.
-    answer = say(app, user, "10時半")
+    answer = say_all(app, user, "10時半")
     assert "（1/5）" in answer[-1]["text"]
-    answer = say(app, user, "12月3日の10時に転入届を出したい")  # a new request mid-form starts over
+    answer = say_all(app, user, "12月3日の10時に転入届を出したい")  # a new request mid-form starts over
     assert "どちらの窓口" in message_text(answer[-1])
-    answer = tap(app, user, button(answer[-1], "長船")["data"])
+    answer = tap_all(app, user, button(answer[-1], "長船")["data"])
     assert "（1/7）" in answer[-1]["text"]  # date and time were understood: straight to the form
 
 
 def test_invalid_answers_are_asked_again_kindly_and_back_and_quit_work(rsv_app: LiveApp) -> None:
     app = rsv_app
     user = new_citizen(app)
-    answer = say(app, user, "住民票の予約をお願いします")
-    answer = tap(app, user, button(answer[-1], "牛窓")["data"])
+    answer = say_all(app, user, "住民票の予約をお願いします")
+    answer = tap_all(app, user, button(answer[-1], "牛窓")["data"])
     # A date in words that the office cannot take (a Saturday), then one it can.
-    answer = say(app, user, "11月28日")
+    answer = say_all(app, user, "11月28日")
     assert message_text(answer[0]) == t("reservations.date_unavailable", date="11月28日（土）")
-    answer = say(app, user, "ぴよぴよ")
+    answer = say_all(app, user, "ぴよぴよ")
     assert message_text(answer[0]) == t("reservations.date_not_understood")
-    answer = tap(app, user, "action=rsv_date", params={"date": "2026-11-26"})  # the date picker
+    answer = tap_all(app, user, "action=rsv_date", params={"date": "2026-11-26"})  # the date picker
     assert "11月26日（木）" in message_text(answer[-1])
     if "どちらがよろしいですか" in message_text(answer[-1]):
-        answer = tap(app, user, button(answer[-1], "午後")["data"])
-    answer = tap(app, user, button(answer[-1], "13:00")["data"])
+        answer = tap_all(app, user, button(answer[-1], "午後")["data"])
+    answer = tap_all(app, user, button(answer[-1], "13:00")["data"])
     assert "（1/6）" in answer[-1]["text"]
-    answer = say(app, user, "12345")
+    answer = say_all(app, user, "12345")
     assert answer[-1]["text"].startswith(t("reservations.fields.name.invalid"))
-    answer = say(app, user, "牛窓 太郎")
-    answer = say(app, user, "Ushimado")
+    answer = say_all(app, user, "牛窓 太郎")
+    answer = say_all(app, user, "Ushimado")
     assert answer[-1]["text"].startswith(t("reservations.fields.furigana.invalid"))
-    answer = say(app, user, "ウシマド タロウ")
-    answer = say(app, user, "きのう")
+    answer = say_all(app, user, "ウシマド タロウ")
+    answer = say_all(app, user, "きのう")
     assert answer[-1]["text"].startswith(t("reservations.fields.birth_date.invalid"))
     assert any(a["type"] == "datetimepicker" for a in quick_replies(answer[-1]))
-    answer = tap(app, user, "action=rsv_answer", params={"date": "1948-02-03"})
-    answer = say(app, user, "090-12")
+    answer = tap_all(app, user, "action=rsv_answer", params={"date": "1948-02-03"})
+    answer = say_all(app, user, "090-12")
     assert answer[-1]["text"].startswith(t("reservations.fields.phone.invalid"))
     # 戻る goes back one question; やめる ends without booking anything.
-    answer = tap(app, user, button(answer[-1], "戻る")["data"])
+    answer = tap_all(app, user, button(answer[-1], "戻る")["data"])
     assert "（3/6）" in answer[-1]["text"]
-    answer = say(app, user, "やめる")
+    answer = say_all(app, user, "やめる")
     assert answer[-1]["text"] == t("common.quit_done")
     assert reservations(app) == []
     with app.db.session() as db_session:
@@ -175,12 +177,12 @@ def test_invalid_answers_are_asked_again_kindly_and_back_and_quit_work(rsv_app: 
 def test_a_slot_taken_meanwhile_and_a_double_tap_book_once(rsv_app: LiveApp) -> None:
     app = rsv_app
     user = new_citizen(app)
-    answer = say(app, user, "予約したい")
-    answer = tap(app, user, button(answer[-1], "住民票")["data"])
-    answer = tap(app, user, button(answer[-1], "牛窓")["data"])  # capacity 1 a slot
-    answer = tap(app, user, quick_replies(answer[-1])[0]["data"])
+    answer = say_all(app, user, "予約したい")
+    answer = tap_all(app, user, button(answer[-1], "住民票")["data"])
+    answer = tap_all(app, user, button(answer[-1], "牛窓")["data"])  # capacity 1 a slot
+    answer = tap_all(app, user, quick_replies(answer[-1])[0]["data"])
     if "どちらがよろしいですか" in message_text(answer[-1]):
-        answer = tap(app, user, button(answer[-1], "午前")["data"])
+        answer = tap_all(app, user, button(answer[-1], "午前")["data"])
     first_time = quick_replies(answer[-1])[0]
     # Someone books that very place by phone before our citizen taps it.
     slot_id = int(fields(first_time)["s"])
@@ -203,12 +205,12 @@ def test_a_slot_taken_meanwhile_and_a_double_tap_book_once(rsv_app: LiveApp) -> 
             ),
             settings=app.settings,
         )
-    answer = tap(app, user, first_time["data"])
+    answer = tap_all(app, user, first_time["data"])
     assert message_text(answer[0]) == t("reservations.slot_taken")
     assert str(slot_id) not in [fields(a).get("s") for a in quick_replies(answer[-1])]
-    answer = tap(app, user, quick_replies(answer[-1])[0]["data"])
+    answer = tap_all(app, user, quick_replies(answer[-1])[0]["data"])
     for typed in [*JUMINHYO_ANSWERS, "1"]:
-        answer = say(app, user, typed)
+        answer = say_all(app, user, typed)
     confirm = button(answer[-1], "この内容で予約する")
     # Two taps in one webhook body, and a third later: one booking, the same card each time.
     from tests.support import post_webhook
@@ -216,7 +218,7 @@ def test_a_slot_taken_meanwhile_and_a_double_tap_book_once(rsv_app: LiveApp) -> 
     events = [app.sandbox.make_event("postback", user, data=confirm["data"]) for _ in range(2)]
     post_webhook(app, events)
     wait_until(lambda: settled(app), what="both taps handled")
-    again = tap(app, user, confirm["data"])
+    again = tap_all(app, user, confirm["data"])
     assert str(again[0]["contents"]).count(t("reservations.booked_again")) == 1
     mine = [r for r in reservations(app) if r.line_user_id == user]
     assert len(mine) == 1
@@ -238,11 +240,11 @@ def test_someone_elses_booking_cannot_be_seen_changed_or_cancelled(rsv_app: Live
         "action=rsv_show&id=abc",
         "action=rsv_show",
     ):
-        answer = tap(app, intruder, data)
+        answer = tap_all(app, intruder, data)
         assert [message_text(m) for m in answer] == [t("reservations.not_found")], data
         assert "QR" not in str(answer) and "/media/qr/" not in str(answer)
     # Someone else's confirm button (its nonce) finds nothing either.
-    answer = tap(app, intruder, "action=rsv_confirm&k=" + "0" * 32)
+    answer = tap_all(app, intruder, "action=rsv_confirm&k=" + "0" * 32)
     assert message_text(answer[-1]) == t("reservations.expired_confirm")
     [still] = reservations(app)
     assert still.status == ReservationStatus.BOOKED and still.slot_id == reservation.slot_id
@@ -252,14 +254,14 @@ def test_someone_elses_booking_cannot_be_seen_changed_or_cancelled(rsv_app: Live
 def test_an_expired_conversation_says_so_and_books_nothing(rsv_app: LiveApp) -> None:
     app = rsv_app
     user = new_citizen(app)
-    answer = say(app, user, "予約したい")
-    answer = tap(app, user, button(answer[-1], "印鑑登録")["data"])
-    answer = tap(app, user, button(answer[-1], "本庁")["data"])
+    answer = say_all(app, user, "予約したい")
+    answer = tap_all(app, user, button(answer[-1], "印鑑登録")["data"])
+    answer = tap_all(app, user, button(answer[-1], "本庁")["data"])
     day_button = quick_replies(answer[-1])[0]
     clock.travel_to(clock.now() + timedelta(minutes=31))  # the flow waits 30 minutes
-    answer = tap(app, user, day_button["data"])
+    answer = tap_all(app, user, day_button["data"])
     assert message_text(answer[-1]) == t("welcome.expired")
-    answer = tap(app, user, "action=rsv_time&s=1")
+    answer = tap_all(app, user, "action=rsv_time&s=1")
     assert message_text(answer[-1]) == t("welcome.expired")
     assert reservations(app) == []
 
@@ -269,22 +271,22 @@ def test_the_list_shows_upcoming_bookings_and_the_qr_again_then_change_and_cance
     user = new_citizen(app)
     booked = book_juminhyo(app, user)
     token = qr_token_from(app, booked)
-    answer = say(app, user, "予約確認")
+    answer = say_all(app, user, "予約確認")
     assert answer[0]["text"] == t("reservations.list_intro", count=1)
     bubbles = answer[-1]["contents"]["contents"]
     assert len(bubbles) == 1 and "住民票の写し" in str(bubbles[0])
     [reservation] = reservations(app)
-    show = tap(app, user, f"action=rsv_show&id={reservation.id}")
+    show = tap_all(app, user, f"action=rsv_show&id={reservation.id}")
     assert qr_token_from(app, show) == token
     # Change: another day and time, confirmed; the same QR code stays valid.
-    answer = tap(app, user, f"action=rsv_change&id={reservation.id}")
+    answer = tap_all(app, user, f"action=rsv_change&id={reservation.id}")
     assert answer[-1]["text"] == t("reservations.change_ask_date", procedure="住民票の写し")
-    answer = tap(app, user, quick_replies(answer[-1])[1]["data"])  # the second day offered
+    answer = tap_all(app, user, quick_replies(answer[-1])[1]["data"])  # the second day offered
     if "どちらがよろしいですか" in message_text(answer[-1]):
-        answer = tap(app, user, button(answer[-1], "午後")["data"])
-    answer = tap(app, user, quick_replies(answer[-1])[0]["data"])
+        answer = tap_all(app, user, button(answer[-1], "午後")["data"])
+    answer = tap_all(app, user, quick_replies(answer[-1])[0]["data"])
     assert "この日時に変更しますか？" in answer[-1]["text"]
-    answer = tap(app, user, button(answer[-1], "はい")["data"])
+    answer = tap_all(app, user, button(answer[-1], "はい")["data"])
     assert message_text(answer[0]) == t("reservations.changed")
     [moved] = reservations(app)
     assert moved.slot_id != reservation.slot_id and moved.visit_day == datetime(2026, 11, 26).date()
@@ -293,20 +295,20 @@ def test_the_list_shows_upcoming_bookings_and_the_qr_again_then_change_and_cance
         assert db_session.get(CounterSlot, reservation.slot_id).booked == 0  # type: ignore[union-attr]
         assert db_session.get(CounterSlot, moved.slot_id).booked == 1  # type: ignore[union-attr]
     # Cancel: asked once more; いいえ keeps it, はい cancels and gives the place back.
-    answer = tap(app, user, f"action=rsv_cancel&id={moved.id}")
+    answer = tap_all(app, user, f"action=rsv_cancel&id={moved.id}")
     assert "この予約を取り消しますか？" in answer[-1]["text"]
-    assert tap(app, user, button(answer[-1], "いいえ")["data"])[-1]["text"] == t("reservations.cancel_kept")
-    answer = tap(app, user, button(answer[-1], "はい")["data"])
+    assert tap_all(app, user, button(answer[-1], "いいえ")["data"])[-1]["text"] == t("reservations.cancel_kept")
+    answer = tap_all(app, user, button(answer[-1], "はい")["data"])
     assert answer[-1]["text"] == t("reservations.cancelled")
     [cancelled] = reservations(app)
     assert cancelled.status == ReservationStatus.CANCELLED
     with app.db.session() as db_session:
         assert db_session.get(CounterSlot, moved.slot_id).booked == 0  # type: ignore[union-attr]
-    listed = tap(app, user, "action=intent&name=reservation_check")
+    listed = tap_all(app, user, "action=intent&name=reservation_check")
     assert listed[-1]["text"] == t("reservations.none_upcoming")
     # The cancelled booking's QR code is gone; cancelling again is refused politely.
     assert httpx.get(f"{app.base_url}/media/qr/{token}.png").status_code == 404
-    answer = tap(app, user, f"action=rsv_cancel_ok&id={moved.id}&answer=yes")
+    answer = tap_all(app, user, f"action=rsv_cancel_ok&id={moved.id}&answer=yes")
     assert answer[-1]["text"] == t("reservations.not_changeable")
 
 
@@ -315,7 +317,7 @@ def test_the_per_citizen_limit_is_explained(rsv_app: LiveApp) -> None:
     app.settings.reservation_max_active = 1
     user = new_citizen(app)
     book_juminhyo(app, user)
-    answer = say(app, user, "窓口の予約をしたい")
+    answer = say_all(app, user, "窓口の予約をしたい")
     assert answer[-1]["text"] == t("reservations.limit_reached", max=1)
     assert [a["label"] for a in quick_replies(answer[-1])] == ["予約確認"]
 
@@ -323,56 +325,56 @@ def test_the_per_citizen_limit_is_explained(rsv_app: LiveApp) -> None:
 def test_back_walks_the_steps_in_order_and_a_typed_hai_confirms(rsv_app: LiveApp) -> None:
     app = rsv_app
     user = new_citizen(app)
-    answer = say(app, user, "予約したい")
-    answer = tap(app, user, button(answer[-1], "住民票")["data"])
+    answer = say_all(app, user, "予約したい")
+    answer = tap_all(app, user, button(answer[-1], "住民票")["data"])
     asked_office = message_text(answer[-1])
-    answer = tap(app, user, button(answer[-1], "牛窓")["data"])  # 住民票: several offices
+    answer = tap_all(app, user, button(answer[-1], "牛窓")["data"])  # 住民票: several offices
     asked_date = message_text(answer[-1])
     assert asked_date == t("reservations.ask_date")
-    answer = tap(app, user, quick_replies(answer[-1])[0]["data"])
+    answer = tap_all(app, user, quick_replies(answer[-1])[0]["data"])
     if "どちらがよろしいですか" in message_text(answer[-1]):
-        answer = tap(app, user, button(answer[-1], "午前")["data"])
+        answer = tap_all(app, user, button(answer[-1], "午前")["data"])
     asked_time = message_text(answer[-1])
-    answer = tap(app, user, quick_replies(answer[-1])[0]["data"])
+    answer = tap_all(app, user, quick_replies(answer[-1])[0]["data"])
     assert "（1/6）" in message_text(answer[-1])
     # 戻る, one step at a time: the day's times, the day, the office, the procedure, then it ends.
-    answer = tap(app, user, button(answer[-1], "戻る")["data"])
+    answer = tap_all(app, user, button(answer[-1], "戻る")["data"])
     assert message_text(answer[-1]).split("ですね。")[0] == asked_time.split("ですね。")[0]
-    answer = say(app, user, "戻る")
+    answer = say_all(app, user, "戻る")
     assert message_text(answer[-1]) == asked_date
-    answer = say(app, user, "戻る")
+    answer = say_all(app, user, "戻る")
     assert message_text(answer[-1]) == asked_office
-    answer = say(app, user, "戻る")
+    answer = say_all(app, user, "戻る")
     assert message_text(answer[-1]) == t("reservations.ask_procedure")
-    answer = say(app, user, "戻る")
+    answer = say_all(app, user, "戻る")
     assert message_text(answer[-1]) == t("common.quit_done")
     # The whole way again, confirmed by typing 「はい」: booked once, with the card's own key.
-    answer = say(app, user, "予約したい")
-    answer = tap(app, user, button(answer[-1], "住民票")["data"])
-    answer = tap(app, user, button(answer[-1], "本庁")["data"])
-    answer = tap(app, user, quick_replies(answer[-1])[0]["data"])
+    answer = say_all(app, user, "予約したい")
+    answer = tap_all(app, user, button(answer[-1], "住民票")["data"])
+    answer = tap_all(app, user, button(answer[-1], "本庁")["data"])
+    answer = tap_all(app, user, quick_replies(answer[-1])[0]["data"])
     if "どちらがよろしいですか" in message_text(answer[-1]):
-        answer = tap(app, user, button(answer[-1], "午前")["data"])
-    answer = tap(app, user, quick_replies(answer[-1])[0]["data"])
+        answer = tap_all(app, user, button(answer[-1], "午前")["data"])
+    answer = tap_all(app, user, quick_replies(answer[-1])[0]["data"])
     for typed in [*JUMINHYO_ANSWERS, "1"]:
-        answer = say(app, user, typed)
+        answer = say_all(app, user, typed)
     assert message_text(answer[-1]) == t("reservations.confirm_alt")
     confirm = button(answer[-1], "この内容で予約する")
-    booked = say(app, user, "はい")
+    booked = say_all(app, user, "はい")
     assert booked[0]["type"] == "flex" and booked[0]["altText"].startswith("ご予約を承りました。")
     [reservation] = reservations(app)
     # The card's button, tapped after the typed はい, shows the same booking (booked once).
-    again = tap(app, user, confirm["data"])
+    again = tap_all(app, user, confirm["data"])
     assert str(again[0]["contents"]).count(t("reservations.booked_again")) == 1
     assert [r.id for r in reservations(app)] == [reservation.id]
     # A change confirmed by typing 「はい」 too.
-    answer = tap(app, user, f"action=rsv_change&id={reservation.id}")
-    answer = tap(app, user, quick_replies(answer[-1])[1]["data"])
+    answer = tap_all(app, user, f"action=rsv_change&id={reservation.id}")
+    answer = tap_all(app, user, quick_replies(answer[-1])[1]["data"])
     if "どちらがよろしいですか" in message_text(answer[-1]):
-        answer = tap(app, user, button(answer[-1], "午後")["data"])
-    answer = tap(app, user, quick_replies(answer[-1])[0]["data"])
+        answer = tap_all(app, user, button(answer[-1], "午後")["data"])
+    answer = tap_all(app, user, quick_replies(answer[-1])[0]["data"])
     assert "この日時に変更しますか？" in message_text(answer[-1])
-    answer = say(app, user, "はい")
+    answer = say_all(app, user, "はい")
     assert message_text(answer[0]) == t("reservations.changed")
     [moved] = reservations(app)
     assert moved.slot_id != reservation.slot_id and moved.status == ReservationStatus.BOOKED

@@ -27,8 +27,7 @@ from handlers.reservations.models import (
 from handlers.reservations.service import reservations as reservation_service
 from handlers.reservations.service import slots as slot_service
 from notifications import scheduler
-from tests.handlers.reservations.conftest import new_citizen
-from tests.support import LiveApp, settled, texts, wait_until
+from tests.support import LiveApp, new_citizen, settled, texts, wait_until
 
 ANSWERS = {
     "name": "瀬戸内 花子",

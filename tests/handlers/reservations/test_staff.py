@@ -24,8 +24,7 @@ from handlers.reservations.models import (
 from handlers.reservations.service import reservations as reservation_service
 from handlers.reservations.service import slots as slot_service
 from tests.admin.conftest import add_staff, new_token, page_csrf, sign_in
-from tests.handlers.reservations.conftest import new_citizen
-from tests.support import LiveApp, texts, wait_until
+from tests.support import LiveApp, new_citizen, texts, wait_until
 
 WEDNESDAY = date(2026, 11, 25)
 ANSWERS = {
