@@ -55,7 +55,8 @@ def test_a_dead_letter_and_the_log_carry_no_bound_values(database_url: str, capl
                 return found if found is not None and found.status == InboxStatus.DEAD else None
 
         letter = wait_until(dead, what="the dead letter")
-        assert letter.last_error and "no_such_table" not in letter.last_error  # no SQL text either
+        # Where it failed (the frames, as code) and what kind of failure, never the driver's message.
+        assert letter.last_error and "[parameters:" not in letter.last_error and "[SQL:" not in letter.last_error
         assert "SQLSTATE" in letter.last_error or "OperationalError" in letter.last_error
         add_staff(app, "viewer-1", StaffRole.VIEWER)
         token = new_token(app, "viewer-1")
