@@ -143,19 +143,22 @@ def test_nonsense_from_the_server_falls_back(fake_rasa: FakeRasa, engine: Embedd
 
 
 def test_settings_choose_the_backend(monkeypatch: pytest.MonkeyPatch, fake_rasa: FakeRasa) -> None:
-    from bot.settings import get_settings
+    """The app's own settings (passed to the process, bot.runtime) choose the backend."""
+    from bot.runtime import configure_process
+    from bot.settings import Settings, load_settings
     from nlu import engine as engine_module
 
     fake_rasa.answer = lambda text: rasa_answer(text, "handoff", 0.9)
     monkeypatch.setenv("NLU_BACKEND", "rasa")
     monkeypatch.setenv("RASA_URL", fake_rasa.url + "/")
-    get_settings.cache_clear()
     embedded = engine_module.get_embedded()
     try:
-        engine_module.use_engine(None, embedded)
+        configure_process(load_settings())
         assert engine_module.get_engine().name == "rasa"
         assert engine_module.parse("こんにちは").intent.name == "handoff"
     finally:
-        get_settings.cache_clear()
+        monkeypatch.delenv("NLU_BACKEND")
+        monkeypatch.delenv("RASA_URL")
+        configure_process(Settings())
         engine_module.use_engine(embedded, embedded)
     assert engine_module.get_engine().name == "embedded"
