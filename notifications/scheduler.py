@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -99,6 +99,17 @@ def add_jobs(scheduler: AsyncIOScheduler, settings: Settings, jobs: Sequence[Job
         scheduler.add_job(
             job.func, job.trigger, id=job.id, name=job.name, replace_existing=True, **job.schedule(settings)
         )
+
+
+def purge_past_retention(*, db: Database, days: int, purge: Callable[..., int], what: str) -> int:
+    """A retention sweep in its own transaction: `purge(db_session=..., before=...)` deletes what is
+    older than `days`; answers how many went."""
+    before = clock.now() - timedelta(days=days)
+    with db.session() as db_session:
+        count = purge(db_session=db_session, before=before)
+    if count:
+        log.info("retention: deleted %d %s", count, what)
+    return count
 
 
 def purge_message_log_now(db: Database, settings: Settings) -> tuple[int, int]:

@@ -4,25 +4,19 @@ citizens' own words, kept for staff FAQ_UNANSWERED_RETENTION_DAYS after they wer
 from __future__ import annotations
 
 import asyncio
-import logging
-from datetime import timedelta
 
-from bot import clock
 from bot.db import Database
 from bot.settings import Settings
 from handlers.faq import service as faq_service
 from notifications import scheduler
 
-log = logging.getLogger(__name__)
-
-
 def purge(*, db: Database, settings: Settings) -> int:
-    before = clock.now() - timedelta(days=settings.faq_unanswered_retention_days)
-    with db.session() as db_session:
-        count = faq_service.purge_unanswered(db_session=db_session, before=before)
-    if count:
-        log.info("deleted %d unanswered question(s) past retention", count)
-    return count
+    return scheduler.purge_past_retention(
+        db=db,
+        days=settings.faq_unanswered_retention_days,
+        purge=faq_service.purge_unanswered,
+        what="unanswered question(s)",
+    )
 
 
 async def purge_unanswered() -> int:

@@ -4,25 +4,16 @@ asking for a person is kept HANDOFF_RETENTION_DAYS."""
 from __future__ import annotations
 
 import asyncio
-import logging
-from datetime import timedelta
 
-from bot import clock
 from bot.db import Database
 from bot.settings import Settings
 from handlers.handoff import service as handoff_service
 from notifications import scheduler
 
-log = logging.getLogger(__name__)
-
-
 def purge(*, db: Database, settings: Settings) -> int:
-    before = clock.now() - timedelta(days=settings.handoff_retention_days)
-    with db.session() as db_session:
-        count = handoff_service.purge(db_session=db_session, before=before)
-    if count:
-        log.info("purged %d request(s) for a person past retention", count)
-    return count
+    return scheduler.purge_past_retention(
+        db=db, days=settings.handoff_retention_days, purge=handoff_service.purge, what="request(s) for a person"
+    )
 
 
 async def purge_requests() -> int:
