@@ -10,6 +10,7 @@ from bot.settings import Settings
 from handlers.faq import service as faq_service
 from notifications import scheduler
 
+
 def purge(*, db: Database, settings: Settings) -> int:
     return scheduler.purge_past_retention(
         db=db,

@@ -10,6 +10,7 @@ from bot.settings import Settings
 from handlers.handoff import service as handoff_service
 from notifications import scheduler
 
+
 def purge(*, db: Database, settings: Settings) -> int:
     return scheduler.purge_past_retention(
         db=db, days=settings.handoff_retention_days, purge=handoff_service.purge, what="request(s) for a person"
