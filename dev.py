@@ -68,7 +68,9 @@ def main() -> int:
         if not rest:
             print("usage: python3 dev.py bench NAME [options]   (NAME: a script in bench/)")
             return 2
-        return run([str(PYTHON), str(ROOT / "bench" / f"{rest[0]}.py"), *rest[1:]])
+        # As a module of the repository (bench.<name>): run as a script, bench/ would come first on
+        # sys.path and bench/nlu.py would stand in for the nlu package.
+        return run([str(PYTHON), "-m", f"bench.{rest[0]}", *rest[1:]])
     if command == "setup":
         return 0
     return run([str(BIN / command), *rest])
