@@ -34,7 +34,7 @@ from bench.webhook import drop_database, fresh_database, postgres_reachable  # n
 from bot import clock  # noqa: E402
 from bot.db import Database  # noqa: E402
 from bot.settings import load_settings  # noqa: E402
-from handlers.reservations import qr  # noqa: E402
+from bot import qr  # noqa: E402
 from handlers.reservations.models import CounterSlot, ReservationChannel, ReservationCreate  # noqa: E402
 from handlers.reservations.service import reservations as reservation_service  # noqa: E402
 from handlers.reservations.service import seed as counter_seed  # noqa: E402

@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import update
 
 from bot import capabilities as capability_list
-from bot import health, webhook
+from bot import health, qr_media, webhook
 from bot.body_limit import BodyLimit
 from bot.capability import Capabilities
 from bot.db import Database
@@ -120,6 +120,7 @@ def create_app(
     app.state.heartbeat_id = None
     app.state.sandbox = None
     app.include_router(webhook.router)
+    app.include_router(qr_media.router)
     for capability in capabilities:
         if capability.public is not None:
             app.include_router(capability.public())

@@ -59,6 +59,8 @@ class Capability:
     admin: Callable[[], Sequence[Any]] | None = None
     # Routes outside /admin and /api/v1 (e.g. the QR images LINE loads).
     public: Callable[[], APIRouter] | None = None
+    # Its live QR tokens: whether a token's SHA-256 digest is one of them (bot/qr_media.py serves the image).
+    qr_tokens: Callable[[Session, str], bool] | None = None
     # Request-body limits (bytes) for its paths that take uploads, e.g. {"/admin/gis/layers": 21_000_000};
     # every other path takes at most 1 MB (bot/body_limit.py).
     body_limits: Mapping[str, int] = field(default_factory=dict)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from fastapi import APIRouter
 from sqlalchemy.orm import Session
 
 from bot.capability import Capability, Job
 from handlers.reservations import bookings, flow
+from handlers.reservations.service import reservations as reservation_service
 from handlers.reservations.service import seed as counter_seed
 
 
@@ -17,13 +17,6 @@ def _admin() -> Sequence[Any]:
     from handlers.reservations.admin.screens import SCREENS
 
     return SCREENS
-
-
-def _public() -> APIRouter:
-    # The QR code images LINE shows (public; the token in the URL is the secret).
-    from handlers.reservations.media import router
-
-    return router
 
 
 def _seed(db_session: Session) -> None:
@@ -38,7 +31,8 @@ CAPABILITY = Capability(
     intents=frozenset({"reservation_make", "reservation_check", "reservation_cancel"}),
     models=("handlers.reservations.models",),
     admin=_admin,
-    public=_public,
+    # Its QR codes' images (bot/qr_media.py): a booking's token until it is cancelled or purged.
+    qr_tokens=reservation_service.has_live_token,
     jobs=(
         Job(
             id="reservations:reminders",

@@ -1,7 +1,7 @@
 """The city's counter as data: offices, procedures, slot rules and closures; the counter slots they
 generate; citizens' reservations; and the markers that make each reminder go out once.
 
-Form answers are personal data: they are stored only encrypted (`answers_enc`, see crypto.py) and no
+Form answers are personal data: they are stored only encrypted (`answers_enc`, see bot/personal_data.py) and no
 Read schema without `answers` in its name carries them. The QR token is stored as a SHA-256 digest
 (looked up) and encrypted (shown again to its owner); never in clear.
 """

@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import date
 
 from bot.flow import Turn
-from handlers.reservations import crypto
+from bot import personal_data as crypto
 from handlers.reservations.models import CounterSlot, Office, Procedure
 from handlers.reservations.service import setup as setup_service
 from handlers.reservations.service import slots as slot_service

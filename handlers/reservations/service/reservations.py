@@ -19,7 +19,9 @@ from sqlalchemy.orm import Session
 from bot import clock
 from bot.db import affected_rows
 from bot.settings import Settings
-from handlers.reservations import calendar, crypto, forms, qr
+from bot import personal_data as crypto
+from bot import qr
+from handlers.reservations import calendar, forms
 from handlers.reservations.models import (
     MAX_ID,
     CounterSlot,
@@ -75,6 +77,18 @@ def get_by_token(*, db_session: Session, token: str) -> Reservation | None:
     if normalised is None:
         return None
     return db_session.scalars(select(Reservation).where(Reservation.qr_token_hash == qr.token_hash(normalised))).first()
+
+
+def has_live_token(db_session: Session, digest: str) -> bool:
+    """Whether a QR token digest is a booking's that is not cancelled (purged tokens are gone)."""
+    return (
+        db_session.scalar(
+            select(Reservation.id).where(
+                Reservation.qr_token_hash == digest, Reservation.status != ReservationStatus.CANCELLED
+            )
+        )
+        is not None
+    )
 
 
 def get_by_idempotency_key(*, db_session: Session, key: str) -> Reservation | None:

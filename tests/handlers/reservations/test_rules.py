@@ -10,9 +10,9 @@ import pytest
 import zxingcpp
 from PIL import Image
 
-from bot import clock
+from bot import clock, qr
 from bot.settings import load_settings
-from handlers.reservations import calendar, forms, qr
+from handlers.reservations import calendar, forms
 from handlers.reservations.forms import FIELDS, InvalidAnswer
 
 SETTINGS = load_settings(secret_key="x" * 40)

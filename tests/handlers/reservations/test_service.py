@@ -13,10 +13,9 @@ from datetime import date, datetime
 import pytest
 from sqlalchemy import func, select, text
 
-from bot import clock
+from bot import clock, qr
 from bot.db import Database
 from bot.settings import Settings, load_settings
-from handlers.reservations import qr
 from handlers.reservations.models import (
     ClosureCreate,
     CounterSlot,

@@ -1,4 +1,6 @@
-"""`GET /media/qr/{token}.png?size=original|preview`: the QR code LINE shows the citizen.
+"""`GET /media/qr/{token}.png?size=original|preview`: the QR code LINE shows the citizen, for every
+capability that hands out QR codes (counter bookings, class signups): each declares `qr_tokens`, which
+says whether a token digest is one of its live tokens.
 
 Public by necessity (LINE's servers and the citizen's phone fetch it without our cookies): the
 token in the path is the secret the citizen already holds (160 random bits), so knowing the URL
@@ -13,18 +15,18 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from handlers.reservations import qr
-from handlers.reservations.models import ReservationStatus
-from handlers.reservations.service import reservations as reservation_service
+from bot import qr
+from bot.capability import Capabilities
 
 router = APIRouter()
 CACHE_CONTROL = "private, max-age=86400, immutable"
 
 
 def _known(request: Request, token: str) -> bool:
+    capabilities: Capabilities = request.app.state.capabilities
+    digest = qr.token_hash(token)
     with request.app.state.db.session() as db_session:
-        reservation = reservation_service.get_by_token(db_session=db_session, token=token)
-        return reservation is not None and reservation.status != ReservationStatus.CANCELLED
+        return any(c.qr_tokens is not None and c.qr_tokens(db_session, digest) for c in capabilities)
 
 
 @router.get("/media/qr/{token}.png", include_in_schema=False)
