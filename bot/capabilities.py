@@ -19,6 +19,7 @@ from bot.capability import Capabilities, Capability
 
 CAPABILITIES: tuple[str, ...] = (
     "handlers.reservations",
+    "handlers.classes",
     "handlers.handoff",
     # Garbage before GIS: 「ごみの日の通知」 is about garbage even where the words look like a place question.
     "handlers.garbage",

@@ -100,6 +100,8 @@ class Settings(BaseSettings):
     reservation_cutoff_time: str = Field(default="17:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
     # Upcoming (not cancelled, not yet visited) bookings one citizen may hold at once.
     reservation_max_active: int = Field(default=3, ge=1, le=50)
+    # Active smartphone-class signups one LINE user may hold at once (their own and their family's).
+    class_max_active_signups: int = Field(default=10, ge=1, le=100)
     # Reminder pushes (Tokyo times): the day before, and on the morning of the visit.
     reminder_day_before_time: str = Field(default="18:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
     reminder_same_day_time: str = Field(default="08:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")

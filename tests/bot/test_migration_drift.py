@@ -32,6 +32,7 @@ LANDED = {
     "0005_reservations.py": "76494675e8526868972496795ef7cc9fcf6260dd4fc91c6d170f574a70958e96",
     "0006_inbox_outbox_unfinished_indexes.py": "12d38e8fa0d0f2a95557d1658f7a7fa6ee710a1e4a6517cb1a7610866a4b418a",
     "0007_worker_heartbeats.py": "3589d124eceea73defb4f684aeb99947d99b69624acce5a9e767b0bcdbc503a5",
+    "0008_classes.py": "b587edfb77731d91e5b40c4ae74e9ab6f0ffad2c30d8060dd34db7b16f8cb77e",
 }
 
 
