@@ -10,6 +10,7 @@ import click
 from sqlalchemy.orm import Session
 
 from bot.capability import Capability, Job
+from handlers.classes import flow
 from handlers.classes.service import seed as class_seed
 from handlers.classes.service import signups as signup_service
 
@@ -32,7 +33,7 @@ def _seed(db_session: Session) -> None:
 
 CAPABILITY = Capability(
     name="classes",
-    flows=(),
+    flows=(flow.FLOW,),
     intents=frozenset({"class_info", "class_signup", "class_cancel"}),
     models=("handlers.classes.models",),
     admin=_admin,

@@ -148,9 +148,9 @@ def test_oversized_text_gets_a_clear_answer(app: LiveApp) -> None:
 
 def test_menu_postback_for_a_capability_not_built_yet_is_answered_honestly(app: LiveApp) -> None:
     user = new_user(app)
-    post_webhook(app, [app.sandbox.make_event("postback", user, data="action=intent&name=class_info")])
+    post_webhook(app, [app.sandbox.make_event("postback", user, data="action=intent&name=subscribe")])
     deliveries = wait_until(lambda: app.sandbox.deliveries(to=user), what="reply")
-    assert "スマホ教室の案内" in texts(deliveries)[0] and "準備中" in texts(deliveries)[0]
+    assert "お知らせの配信設定" in texts(deliveries)[0] and "準備中" in texts(deliveries)[0]
 
 
 @pytest.mark.parametrize("data", ["action=intent&name=../../etc", "%%%", "a" * 1000, "action=delete&id=1"])

@@ -117,7 +117,7 @@ def _answers_information_from_the_faq(faq_app: LiveApp) -> None:
         assert answer["text"] == t("faq.answer", question=entry.question, answer=entry.answer)
     # A request to do something is never answered from the FAQ (its text would describe a service
     # the citizen cannot use yet): the welcome desk's honest answer stays.
-    signup = say(faq_app, user, "スマホ教室に申し込みたい")
+    signup = say(faq_app, user, "お知らせの配信を止めたい")
     assert "faq_feedback" not in str(signup) and "ご案内です" not in signup["text"]
 
 
