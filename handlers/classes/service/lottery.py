@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from bot.db import affected_rows
 from handlers.classes.models import ClassSession, Mode, SessionStatus, Signup, SignupStatus
+from handlers.classes.service import sessions
 
 
 @dataclass
@@ -75,6 +76,8 @@ def draw(*, db_session: Session, session_id: int, now: datetime, seed: str | Non
         )
     }
     order = draw_order(seed, [(s.id, s.priority) for s in applications.values()])
+    # Places someone already holds (a first-come session turned into a lottery) are not drawn again.
+    places = sessions.counts_of(db_session=db_session, session=session).places_left(session)
     winners: list[Signup] = []
     waiting: list[Signup] = []
     for rank, signup_id in enumerate(order, start=1):
@@ -82,7 +85,7 @@ def draw(*, db_session: Session, session_id: int, now: datetime, seed: str | Non
         signup.draw_rank = rank
         signup.queue_no = rank  # the waitlist's order is the draw's (later signups come after: seq > rank)
         signup.updated_at = now
-        if len(winners) < session.capacity:
+        if len(winners) < places:
             signup.status = SignupStatus.CONFIRMED
             winners.append(signup)
         else:

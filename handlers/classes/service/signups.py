@@ -369,13 +369,18 @@ def fill_places(*, db_session: Session, session_id: int, now: datetime | None = 
 
 
 def mark_attendance(*, db_session: Session, signup: Signup, attended: bool, now: datetime | None = None) -> Signup:
-    """Ticks (or unticks) attendance; only a confirmed place attends."""
-    if signup.status != SignupStatus.CONFIRMED:
-        raise InvalidTransition(str(signup.status))
+    """Ticks (or unticks) attendance; only a confirmed place attends. The UPDATE itself checks the
+    status: a signup cancelled meanwhile (by the citizen, in another process) is not ticked."""
     now = now or clock.now()
-    signup.attended_at = now if attended else None
-    signup.updated_at = now
-    db_session.flush()
+    changed = db_session.execute(
+        update(Signup)
+        .where(Signup.id == signup.id, Signup.status == SignupStatus.CONFIRMED)
+        .values(attended_at=now if attended else None, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    db_session.refresh(signup)
+    if affected_rows(changed) == 0:
+        raise InvalidTransition(str(signup.status))
     return signup
 
 
