@@ -41,6 +41,9 @@ YES_WORDS = {"はい", "はい。", "申し込む", "申し込みます", "お�
 NO_WORDS = {"いいえ", "いや", "やめとく", "取り消さない"}
 MINE_WORDS = ("マイスマホ教室", "申し込んだ教室", "申し込んだスマホ教室", "申込状況", "申し込み状況")
 SHOWN_AT_ONCE = 10
+# Said in the middle of a question, these (when the words say so too) start over instead.
+NEW_REQUESTS = {"class_info", "class_signup", "class_cancel", "reservation_make", "reservation_check", "handoff"}
+NEW_REQUEST_CONFIDENCE = 0.8
 KANJI_MONTHS = {"十一": 11, "十二": 12, "一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8}
 KANJI_MONTHS |= {"九": 9, "十": 10}
 
@@ -558,6 +561,19 @@ def _text(turn: Turn) -> bool:
     return turn.text is not None
 
 
+def _answer(turn: Turn) -> bool:
+    """Text answering a question, unless it is plainly a new request (「スマホ教室」「予約したい」 is not
+    a name): that one starts over from the entry points."""
+    if turn.text is None:
+        return False
+    nlu = turn.nlu
+    if _says_mine(turn):
+        return False
+    if nlu is None or nlu.intent_name not in NEW_REQUESTS or nlu.intent.confidence < NEW_REQUEST_CONFIDENCE:
+        return True
+    return not any(word in turn.text for word in ("教室", "予約", "職員"))
+
+
 TIMEOUT = timedelta(minutes=30)
 
 FLOW = Flow(
@@ -581,9 +597,9 @@ FLOW = Flow(
     ],
     states={
         State.WHO: with_escapes(on_postback("cls_who", pick_who), Route(_text, who_in_words, "text:who")),
-        State.NAME: with_escapes(Route(_text, answer_text, "text:name")),
-        State.FURIGANA: with_escapes(Route(_text, answer_text, "text:furigana")),
-        State.PHONE: with_escapes(Route(_text, answer_text, "text:phone")),
+        State.NAME: with_escapes(Route(_answer, answer_text, "text:name")),
+        State.FURIGANA: with_escapes(Route(_answer, answer_text, "text:furigana")),
+        State.PHONE: with_escapes(Route(_answer, answer_text, "text:phone")),
         State.PHONE_TYPE: with_escapes(
             on_postback("cls_phone", pick_phone_type), Route(_text, pick_phone_type, "text:phone_type")
         ),

@@ -389,3 +389,34 @@ def test_the_reminder_goes_out_once_even_when_the_clock_travels_past_it_twice(cl
     text = reminder[0].messages[0]["text"]
     assert text.startswith("明日はスマホ教室の日です。") and "11月26日（木） 10:00〜11:30" in text
     assert all(d.endpoint != "push" for d in app.sandbox.deliveries(to=cancelled))
+
+
+def test_back_quit_wrong_answers_and_a_new_request_midway(cls_app: LiveApp) -> None:
+    app = cls_app
+    session_id = add_session(app)
+    user = new_citizen(app)
+    answer = say_all(app, user, "スマホ教室に申し込みたい")
+    assert message_text(answer[0]).startswith("スマホ教室のお申し込みですね。")
+    answer = tap_all(app, user, signup_button(answer[-1], session_id)["data"])
+    answer = tap_all(app, user, button(answer[-1], "家族など")["data"])
+    assert message_text(answer[-1]) == t("classes.ask_name_other")
+    answer = say_all(app, user, "瀬戸内 ハル")
+    answer = say_all(app, user, "せとうち２")  # digits are not furigana: asked again, kindly
+    assert message_text(answer[-1]).startswith(t("classes.invalid_furigana"))
+    answer = say_all(app, user, "戻る")  # back to the name
+    assert message_text(answer[-1]) == t("classes.ask_name_other")
+    answer = say_all(app, user, "瀬戸内 ハル")
+    answer = say_all(app, user, "セトウチ ハル")
+    answer = say_all(app, user, "電話はないです")
+    assert message_text(answer[-1]).startswith(t("classes.invalid_phone"))
+    # A new request midway is not taken for an answer: it starts over.
+    answer = say_all(app, user, "スマホ教室の日程を教えて")
+    assert shown_sessions(answer[-1]) == [session_id]
+    answer = tap_all(app, user, signup_button(answer[-1], session_id)["data"])
+    answer = tap_all(app, user, button(answer[-1], "やめる")["data"])
+    assert message_text(answer[-1]) == t("classes.quit_done")
+    assert all_signups(app, session_id) == []
+    # A confirm button from an old card, or someone else's, signs nobody up.
+    answer = tap_all(app, user, "action=cls_confirm&k=not-a-key")
+    assert message_text(answer[-1]).startswith("この申し込みボタンは、有効期限が切れています。")
+    assert all_signups(app, session_id) == []
