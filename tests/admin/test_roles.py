@@ -95,6 +95,15 @@ ROUTES: list[tuple[str, str, str]] = [
     ("GET", "/api/v1/gis/layers", "acbv"),
     ("GET", "/api/v1/gis/shelters", "acbv"),
     ("POST", "/api/v1/gis/shelters/{place_id}/status", "ac"),
+    # スマホ教室: viewers read sessions and rosters (no names); signups, cancels and attendance are the counter's.
+    ("GET", "/api/v1/classes/sessions", "acv"),
+    ("POST", "/api/v1/classes/sessions", "ac"),
+    ("GET", "/api/v1/classes/sessions/{session_id}", "acv"),
+    ("PATCH", "/api/v1/classes/sessions/{session_id}", "ac"),
+    ("GET", "/api/v1/classes/sessions/{session_id}/signups", "acv"),
+    ("POST", "/api/v1/classes/sessions/{session_id}/signups", "ac"),
+    ("POST", "/api/v1/classes/signups/{signup_id}/cancel", "ac"),
+    ("POST", "/api/v1/classes/signups/{signup_id}/attendance", "ac"),
 ]
 
 
