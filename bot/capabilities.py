@@ -31,7 +31,15 @@ CAPABILITIES: tuple[str, ...] = (
 # The shells the platform runs capabilities in, loaded by name for the same reason.
 STAFF_UI = "admin"  # admin.register(app, capabilities): /admin and /api/v1
 SCHEDULER = "notifications.scheduler"  # start(db, settings, jobs) / stop(scheduler)
-CORE_MODELS = ("bot.inbox", "bot.outbox", "bot.citizens", "bot.conversation", "bot.health", "admin.models")
+CORE_MODELS = (
+    "bot.inbox",
+    "bot.outbox",
+    "bot.citizens",
+    "bot.conversation",
+    "bot.health",
+    "bot.transcript",
+    "admin.models",
+)
 
 
 @cache

@@ -99,6 +99,11 @@ class Capabilities:
         return routes
 
     @cached_property
+    def taken_kinds(self) -> frozenset[str]:
+        """Event kinds some flow's open conversation takes before the event routes (Flow.takes)."""
+        return frozenset().union(*(flow.takes for flow in self.flows))
+
+    @cached_property
     def fallback(self) -> Step | None:
         return next((c.fallback for c in self.items if c.fallback is not None), None)
 

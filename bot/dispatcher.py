@@ -27,16 +27,20 @@ def dispatch(turn: Turn) -> None:
         if kind == "join" and "join" in capabilities.event_routes:
             capabilities.event_routes["join"](turn)
         return
-    if kind in capabilities.event_routes:
-        capabilities.event_routes[kind](turn)
-        return
-    if kind not in CONVERSATIONAL:
-        return
     chat_id = event.chat_id
     assert chat_id is not None
-    open_conversation = conversation_service.get_active(db_session=turn.db_session, chat_id=chat_id)
+    open_conversation = None
+    if kind in CONVERSATIONAL or kind in capabilities.taken_kinds:
+        open_conversation = conversation_service.get_active(db_session=turn.db_session, chat_id=chat_id)
+    open_flow = capabilities.flows_by_name.get(open_conversation.flow) if open_conversation else None
+    taken = open_flow is not None and kind in open_flow.takes
+    if kind in capabilities.event_routes and not taken:
+        capabilities.event_routes[kind](turn)
+        return
+    if kind not in CONVERSATIONAL and not taken:
+        return
     if open_conversation is not None:
-        flow = capabilities.flows_by_name.get(open_conversation.flow)
+        flow = open_flow
         if flow is None:
             conversation_service.end(db_session=turn.db_session, chat_id=chat_id)
         else:

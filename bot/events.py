@@ -162,6 +162,11 @@ class Event:
         return _dict(self.raw.get("message"))
 
     @property
+    def message_id(self) -> str | None:
+        """The message's id on LINE (what its content, e.g. an image, is fetched by)."""
+        return _str(self.message.get("id"))
+
+    @property
     def message_kind(self) -> str | None:
         if self.type != "message":
             return None

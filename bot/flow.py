@@ -143,6 +143,9 @@ class Flow:
     states: dict[str, list[Route]] = field(default_factory=dict)
     fallbacks: list[Route] = field(default_factory=list)
     timeout: timedelta = timedelta(minutes=15)
+    # Event kinds beyond text, location and postback that an open conversation of this flow takes
+    # before anyone else (e.g. the staff inbox keeps the images and stickers a citizen sends).
+    takes: frozenset[str] = frozenset()
 
     def routes_for(self, state: str) -> list[Route]:
         return [*self.states.get(state, []), *self.fallbacks]

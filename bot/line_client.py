@@ -16,7 +16,7 @@ import logging
 import random
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import aiohttp
 from aiohttp.helpers import get_env_proxy_for_url
@@ -26,6 +26,7 @@ from linebot.v3.messaging import (
     AsyncMessagingApiBlob,
     Configuration,
 )
+from linebot.v3.messaging.api_response import ApiResponse
 from linebot.v3.messaging.exceptions import ApiException
 from yarl import URL
 
@@ -231,6 +232,22 @@ class LineClient:
                 # An earlier try with this retry key reached LINE: the messages went out once.
                 return SendResult(request_id=error.accepted_request_id, status=409, already_accepted=True)
             raise
+
+    async def get_content(self, message_id: str) -> tuple[bytes, str]:
+        """An image (or other content) a citizen sent, from LINE's data API: (bytes, media type).
+        LINE keeps content for a limited time; raises LineApiError when it is gone or LINE fails."""
+        # The SDK types the async API's calls as returning their result; they return an awaitable.
+        response: ApiResponse = await self._with_retries(
+            lambda: cast(
+                Awaitable[ApiResponse],
+                self.blob_api.get_message_content_with_http_info(
+                    message_id, _request_timeout=self._timeout, _preload_content=True
+                ),
+            ),
+            "get_message_content",
+        )
+        media_type = (response.headers or {}).get("Content-Type") or "application/octet-stream"
+        return bytes(response.raw_data or b""), str(media_type).split(";")[0]
 
     async def get_profile(self, user_id: str) -> CitizenProfile | None:
         """The citizen's LINE profile, or None when LINE will not tell (blocked, unknown, down)."""

@@ -21,7 +21,7 @@ from anyio import CapacityLimiter, to_thread
 from sqlalchemy.orm import Session
 
 from bot import citizens as citizen_service
-from bot import clock, errors
+from bot import clock, errors, transcript
 from bot import conversation as conversation_service
 from bot import inbox as inbox_service
 from bot import outbox as outbox_service
@@ -299,7 +299,17 @@ class InboxProcessor:
             profile=profile,
         )
         dispatch(turn)
-        if not (turn.replies and event.chat_id):
+        messages = to_json(turn.replies) if turn.replies else []
+        if event.chat_id and event.is_one_to_one:
+            # The last few messages, for staff who may take the conversation over (bot/transcript.py).
+            transcript.record(
+                db_session=db_session,
+                settings=self._settings,
+                chat_id=event.chat_id,
+                incoming=transcript.describe_event(event),
+                replies=messages,
+            )
+        if not (messages and event.chat_id):
             return None
         deadline = self._reply_deadline(inbox_event)
         reply_token = event.reply_token if clock.now() < deadline else None  # too late to begin a reply: push
@@ -308,7 +318,7 @@ class InboxProcessor:
             reply_token=reply_token,
             reply_deadline=deadline if reply_token else None,
             to=event.chat_id,
-            messages=to_json(turn.replies),
+            messages=messages,
         )
 
     def _reply_deadline(self, inbox_event: InboxEvent) -> datetime:

@@ -83,6 +83,13 @@ class Settings(BaseSettings):
     # open stays, without its words).
     faq_unanswered_retention_days: int = Field(default=90, ge=1, le=3650)
     handoff_retention_days: int = Field(default=90, ge=1, le=3650)
+    # The last messages between each citizen and the bot, kept (encrypted) so that staff taking a
+    # conversation over see what came before: how many per chat (0: none), and for how long.
+    transcript_messages: int = Field(default=10, ge=0, le=50)
+    transcript_retention_hours: int = Field(default=24, ge=1, le=24 * 30)
+    # 職員対応: how long the bot stays quiet for a citizen waiting for staff (from the request, or the
+    # last staff reply) before it hands them back to the bot, politely.
+    handoff_wait_minutes: int = Field(default=30, ge=1, le=24 * 60)
 
     # Japanese understanding (nlu/): the embedded engine, or a Rasa server answering /model/parse
     # (the embedded engine answers whenever Rasa is down or slow).

@@ -25,7 +25,7 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.engine import make_url
 
-from bot import clock
+from bot import clock, transcript
 from bot import conversation as conversation_service
 from bot import inbox as inbox_service
 from bot import outbox as outbox_service
@@ -113,7 +113,8 @@ def purge_past_retention(*, db: Database, days: int, purge: Callable[..., int], 
 
 
 def purge_message_log_now(db: Database, settings: Settings) -> tuple[int, int]:
-    """Webhook events and messages past MESSAGE_LOG_RETENTION_DAYS, and conversations that ran out.
+    """Webhook events and messages past MESSAGE_LOG_RETENTION_DAYS, conversations that ran out, and
+    chat transcripts past TRANSCRIPT_RETENTION_HOURS.
     Answers (events, messages) deleted."""
     now = clock.now()
     before = now - timedelta(days=settings.message_log_retention_days)
@@ -121,6 +122,7 @@ def purge_message_log_now(db: Database, settings: Settings) -> tuple[int, int]:
         events = inbox_service.purge_finished(db_session=db_session, before=before)
         messages = outbox_service.purge_finished(db_session=db_session, before=before)
         conversations = conversation_service.purge_expired(db_session=db_session, now=now)
+        transcript.purge(db_session=db_session, before=now - timedelta(hours=settings.transcript_retention_hours))
     if events or messages or conversations:
         log.info(
             "retention: deleted %d webhook events, %d sent messages and %d expired conversations",

@@ -33,6 +33,7 @@ LANDED = {
     "0006_inbox_outbox_unfinished_indexes.py": "12d38e8fa0d0f2a95557d1658f7a7fa6ee710a1e4a6517cb1a7610866a4b418a",
     "0007_worker_heartbeats.py": "3589d124eceea73defb4f684aeb99947d99b69624acce5a9e767b0bcdbc503a5",
     "0008_classes.py": "b587edfb77731d91e5b40c4ae74e9ab6f0ffad2c30d8060dd34db7b16f8cb77e",
+    "0009_staff_inbox.py": "84a2f798fb6663ff5bc1b198035f6fecbc28e0db261830b9f0c601d669e5900a",
 }
 
 

@@ -29,7 +29,7 @@ def test_asking_for_a_person_in_office_hours_is_recorded_with_the_phone_and_hour
     clock.travel_to(TUESDAY_MORNING)
     user = new_citizen(app)
     answer = say(app, user, "職員さんと直接話したいです")
-    assert answer["text"] == t("handoff.received_open")
+    assert answer["text"] == t("handoff.received_open") + "\n\n" + t("handoff.waiting")
     assert app.settings.city_phone in answer["text"] and app.settings.city_hours in answer["text"]
     [request] = requests(app)
     assert (request.line_user_id, request.message, request.source) == (
@@ -38,8 +38,9 @@ def test_asking_for_a_person_in_office_hours_is_recorded_with_the_phone_and_hour
         HandoffSource.TEXT,
     )
     assert request.status == HandoffStatus.OPEN and request.office_open is True
-    # Asking again while the first is open adds to it instead of queueing twice.
-    assert say(app, user, "担当者に代わってください")["text"] == t("handoff.already")
+    # Back with the bot, asking again while the first is open adds to it instead of queueing twice.
+    say(app, user, "メニュー")
+    assert say(app, user, "担当者に代わってください")["text"] == t("handoff.already") + "\n\n" + t("handoff.waiting")
     [request] = requests(app)
     assert request.message == "職員さんと直接話したいです\n担当者に代わってください"
 
@@ -49,7 +50,7 @@ def test_on_a_sunday_the_citizen_is_told_the_office_is_closed_and_when_it_opens(
     user = new_citizen(app)
     answer = tap(app, user, "action=intent&name=handoff")  # the menu's 「職員と話したい」
     next_open = t("handoff.next_open", month=11, day=30, weekday="月", time="8:30")
-    assert answer["text"] == t("handoff.received_closed", next_open=next_open)
+    assert answer["text"] == t("handoff.received_closed", next_open=next_open) + "\n\n" + t("handoff.waiting")
     assert "閉庁" in answer["text"]
     [request] = requests(app)
     assert request.source == HandoffSource.MENU and request.message is None and request.office_open is False
@@ -69,7 +70,9 @@ def test_staff_see_open_requests_and_can_close_them(app: LiveApp) -> None:
             r.line_user_id for r in handoff_service.get_all_by_status(db_session=db_session, status=HandoffStatus.OPEN)
         ] == [second]
     # Once dealt with, a new request from the same citizen is a new request.
-    assert say(app, first, "もう一度職員さんと話したい")["text"] == t("handoff.received_open")
+    answer = say(app, first, "もう一度職員さんと話したい")
+    assert answer["text"] == t("handoff.received_open") + "\n\n" + t("handoff.waiting")
+    assert len(requests(app)) == 3
 
 
 @pytest.mark.parametrize(
