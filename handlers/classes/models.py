@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -402,9 +402,23 @@ class SignupWithDetailsRead(SignupRead):
 
 
 class PhoneSignupCreate(Details):
-    """A signup staff take by phone or at the counter (the API's POST …/signups)."""
+    """A signup staff take by phone or at the counter (the API's POST …/signups): stored as the LINE
+    flow stores it (フリガナ in katakana, the phone number in half-width digits)."""
 
     channel: Channel = Channel.PHONE
+
+    @field_validator("furigana", "phone", mode="after")
+    @classmethod
+    def _as_the_flow_stores_it(cls, value: str, info: ValidationInfo) -> str:
+        if not value:
+            return value
+        from handlers.reservations import forms
+
+        clean = forms.clean_furigana if info.field_name == "furigana" else forms.clean_phone
+        try:
+            return clean(value)
+        except forms.InvalidAnswer:
+            raise ValueError(f"{info.field_name} is not valid") from None
 
     @field_validator("channel")
     @classmethod

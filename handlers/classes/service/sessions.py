@@ -204,10 +204,13 @@ def create(
 
 
 def update_fields(*, db_session: Session, session: ClassSession, session_in: SessionUpdate) -> ClassSession:
-    """Changes what staff changed; a lottery already drawn keeps its mode."""
+    """Changes what staff changed. The mode (先着順/抽選) changes only while nobody has signed up:
+    applications would never be drawn, or a draw would seat people ahead of those already waiting."""
     values = _columns(session_in)
-    if "mode" in values and session.drawn_at is not None and values["mode"] != session.mode:
-        raise InvalidSession("mode")
+    if "mode" in values and values["mode"] is not None and values["mode"] != session.mode:
+        taken = counts_of(db_session=db_session, session=session)
+        if session.drawn_at is not None or taken.confirmed + taken.waitlisted + taken.applied > 0:
+            raise InvalidSession("the mode cannot change once people have signed up")
     for name, value in values.items():
         if value is None and name not in NULLABLE:
             raise InvalidSession(f"{name} cannot be empty")
