@@ -70,8 +70,24 @@ ROUTES: list[tuple[str, str, str]] = [
     ("POST", "/admin/gis/layers", "a"),
     ("POST", "/admin/gis/shelters/{place_id}/status", "ac"),
     ("POST", "/admin/gis/shelters/reset", "ac"),
-    # Sections not built yet (準備中): スマホ教室 (class rosters: counter), 配信 (broadcaster).
+    # スマホ教室: the counter's; viewers see sessions, rosters and the CSV without personal data.
     ("GET", "/admin/classes", "acv"),
+    ("GET", "/admin/classes/new", "ac"),
+    ("POST", "/admin/classes/new", "ac"),
+    ("GET", "/admin/classes/new-series", "ac"),
+    ("POST", "/admin/classes/new-series", "ac"),
+    ("GET", "/admin/classes/{session_id}", "acv"),
+    ("GET", "/admin/classes/{session_id}/roster.csv", "acv"),
+    ("GET", "/admin/classes/{session_id}/edit", "ac"),
+    ("POST", "/admin/classes/{session_id}/edit", "ac"),
+    ("POST", "/admin/classes/{session_id}/cancel", "ac"),
+    ("POST", "/admin/classes/{session_id}/draw", "ac"),
+    ("POST", "/admin/classes/{session_id}/signups", "ac"),
+    ("POST", "/admin/classes/{session_id}/signups/{signup_id}/cancel", "ac"),
+    ("POST", "/admin/classes/{session_id}/signups/{signup_id}/attendance", "ac"),
+    ("POST", "/admin/classes/{session_id}/scan", "ac"),
+    ("POST", "/admin/classes/{session_id}/notice", "ac"),
+    # Sections not built yet (準備中): 配信 (broadcaster).
     ("GET", "/admin/broadcasts", "abv"),
     # --- the staff API ---------------------------------------------------------------------------
     ("GET", "/api/v1/me", "acbv"),
