@@ -56,10 +56,10 @@ def _own_booking(turn: Turn) -> Reservation | None:
 
 
 def show_booking(turn: Turn) -> StepResult:
-    """「QRコードを表示」: the booked card and QR code again."""
+    """「QRコードを表示」: the booking's card and QR code again (or what became of it: cancelled, visited)."""
     reservation = _own_booking(turn)
     if reservation is not None:
-        prompts.say_booked(turn, reservation, reservation_service.token_of(reservation, turn.settings))
+        prompts.show_booking(turn, reservation)
     return END
 
 
@@ -160,7 +160,7 @@ def _move(turn: Turn) -> StepResult:
         turn.say(menu_text(t("reservations.not_changeable")))
         return END
     turn.say(text_message(t("reservations.changed")))
-    prompts.say_booked(turn, reservation, reservation_service.token_of(reservation, turn.settings))
+    prompts.show_booking(turn, reservation)
     return END
 
 

@@ -58,9 +58,11 @@ def booked_messages(
     office: Office,
     token: str | None,
     *,
+    shown_again: bool = False,
     lead: str | None = None,
 ) -> list[Message]:
-    """The booking as a card (QR code on top, 持ち物 below) and the QR code as an image to enlarge."""
+    """The booking as a card (QR code on top, 持ち物 below) and the QR code as an image to enlarge:
+    「ご予約を承りました」 when it was just made; its details when it is `shown_again` (titled `lead`)."""
     hero = (
         FlexImage(url=qr_url(settings, token, "original"), size="full", aspectRatio="1:1", aspectMode="fit")
         if token
@@ -68,7 +70,7 @@ def booked_messages(
     )
     rows = [*_rows(reservation, procedure, office), (t("reservations.label_documents"), documents_text(procedure))]
     bubble = card(
-        lead or t("reservations.booked_title"),
+        lead or t("reservations.shown_title" if shown_again else "reservations.booked_title"),
         rows,
         note=t("reservations.booked_note") if token else t("reservations.qr_missing"),
         buttons=[
@@ -79,7 +81,7 @@ def booked_messages(
         hero=hero,
     )
     alt = t(
-        "reservations.booked_alt",
+        "reservations.shown_alt" if shown_again else "reservations.booked_alt",
         date=day_text(reservation.visit_day),
         time=time_text(reservation.starts_at),
         office=office.name,

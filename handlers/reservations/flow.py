@@ -545,7 +545,7 @@ def _booked_by_card(turn: Turn, nonce: str) -> StepResult:
     if reservation is None or reservation.line_user_id != turn.user_id:
         turn.say(menu_text(t("reservations.expired_confirm")))
         return END
-    prompts.say_booked(turn, reservation, reservation_service.token_of(reservation, turn.settings), again=True)
+    prompts.show_booking(turn, reservation, lead=t("reservations.booked_again"))
     return END
 
 

@@ -18,7 +18,7 @@ from bot.flow import END, StepResult, Turn
 from bot.messages import date_picker_item, menu_text, message_item, postback_item
 from bot.messages import text as text_message
 from handlers.reservations import calendar, cards, forms, scratch
-from handlers.reservations.models import CounterSlot, Office, Procedure, Reservation
+from handlers.reservations.models import CounterSlot, Office, Procedure, Reservation, ReservationStatus
 from handlers.reservations.service import reservations as reservation_service
 from handlers.reservations.service import setup as setup_service
 from handlers.reservations.service import slots as slot_service
@@ -198,9 +198,36 @@ def ask_change_confirm(turn: Turn, slot: CounterSlot) -> StepResult:
 
 
 def say_booked(turn: Turn, reservation: Reservation, token: str | None, *, again: bool = False) -> None:
-    """The booking's card with its QR code (`again`: it was booked before, by the same button)."""
+    """The new booking's card with its QR code 「ご予約を承りました」 (`again`: the same button booked it
+    before, so it is shown as a booking already made)."""
+    if again:
+        show_booking(turn, reservation, lead=t("reservations.booked_again"))
+        return
+    procedure, office = _procedure_and_office(turn, reservation)
+    turn.say(*cards.booked_messages(turn.settings, reservation, procedure, office, token))
+
+
+def show_booking(turn: Turn, reservation: Reservation, *, lead: str | None = None) -> None:
+    """An existing booking's card and QR code again (「QRコードを表示」, an old confirm button, after a
+    change), titled as the booking's details; one that is cancelled, visited or past says so instead,
+    with no QR code (its image is gone)."""
+    procedure, office = _procedure_and_office(turn, reservation)
+    if reservation.status != ReservationStatus.BOOKED or reservation.visit_day < calendar.tokyo_day(turn.now):
+        key = {
+            ReservationStatus.CANCELLED: "reservations.already_cancelled",
+            ReservationStatus.ARRIVED: "reservations.already_visited",
+            ReservationStatus.DONE: "reservations.already_visited",
+        }.get(reservation.status, "reservations.already_past")
+        when = cards.day_text(reservation.visit_day)
+        time = cards.time_text(reservation.starts_at)
+        turn.say(menu_text(t(key, date=when, time=time, procedure=procedure.name)))
+        return
+    token = reservation_service.token_of(reservation, turn.settings)
+    turn.say(*cards.booked_messages(turn.settings, reservation, procedure, office, token, shown_again=True, lead=lead))
+
+
+def _procedure_and_office(turn: Turn, reservation: Reservation) -> tuple[Procedure, Office]:
     procedure = setup_service.get_procedure(db_session=turn.db_session, procedure_id=reservation.procedure_id)
     office = setup_service.get_office(db_session=turn.db_session, office_id=reservation.office_id)
-    assert procedure is not None and office is not None
-    lead = t("reservations.booked_again") if again else None
-    turn.say(*cards.booked_messages(turn.settings, reservation, procedure, office, token, lead=lead))
+    assert procedure is not None and office is not None  # a booking's procedure and office are never deleted
+    return procedure, office
