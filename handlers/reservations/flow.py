@@ -34,6 +34,23 @@ BACK_WORDS = {"戻る", "もどる", "戻って", "前に戻る"}
 RESERVATION_INTENTS = {"reservation_make", "reservation_check", "reservation_cancel"}
 # Intents that, said in the middle of a step that expects a choice, mean "something else".
 OTHER_INTENT_CONFIDENCE = 0.8
+# Questions and requests other flows answer: typed at a form question (and not an answer), they are
+# not stored (greetings and small talk are not among them: 「Ushimado」 is a wrong furigana).
+OTHER_REQUESTS = frozenset(
+    {
+        "faq",
+        "shelter_search",
+        "facility_search",
+        "aed_search",
+        "garbage_day",
+        "class_info",
+        "class_signup",
+        "class_cancel",
+        "subscribe",
+        "unsubscribe",
+        "handoff",
+    }
+)
 
 
 # Reading the citizen's words -------------------------------------------------------------------
@@ -228,7 +245,7 @@ PROCEDURE = Step((State.PROCEDURE,), ("proc",), _need_procedure, _forgets("proc"
 OFFICE = Step((State.OFFICE,), ("office",), _need_office, _forgets("office", unless=_office_not_asked))
 DATE = Step((State.DATE,), ("day",), _need_date, _forgets("day"))
 TIME = Step((State.PART, State.TIME), ("part", "slot"), _need_time, _forgets("part", "slot"), _all_times)
-FORM = Step((State.ANSWER,), ("field",), _need_answers, _last_question, _previous_question)
+FORM = Step((State.ANSWER, State.LEAVE_FORM), ("field",), _need_answers, _last_question, _previous_question)
 CONFIRM = Step((State.CONFIRM,), ("nonce",), _need_confirmation, _forgets("nonce"))
 CHANGE_CONFIRM = Step((State.CHANGE_CONFIRM,), (), _need_change_confirmation, _forgets())
 
@@ -440,7 +457,8 @@ def time_in_words(turn: Turn) -> StepResult:
 
 def answer(turn: Turn) -> StepResult:
     """Stores the answer to the current question (cleaned: カタカナ, 半角 digits, ISO dates) and asks
-    the next; an answer that does not fit is asked again, kindly, with an example."""
+    the next; an answer that does not fit is asked again, kindly, saying why (長すぎます, 未来の日付です,
+    or the form wanted, with an example). A question typed instead is not stored: see `aside`."""
     procedure = scratch.procedure(turn)
     if procedure is None:
         return advance(turn)
@@ -449,15 +467,49 @@ def answer(turn: Turn) -> StepResult:
         return advance(turn)
     key = procedure.fields[index]
     raw = (turn.postback.params.get("date") if turn.postback else None) or turn.text or ""
+    if turn.text is not None and forms.asks_something(turn.text):
+        return aside(turn, procedure, index)
     try:
         value = forms.clean(forms.FIELDS[key], raw, today=calendar.tokyo_day(turn.now))
-    except forms.InvalidAnswer:
-        return prompts.ask_field(turn, procedure, index, lead=t(f"reservations.fields.{key}.invalid"))
+    except forms.InvalidAnswer as refused:
+        if turn.text is not None and _asks_for_something_else(turn):
+            return aside(turn, procedure, index)
+        return prompts.ask_field(turn, procedure, index, lead=prompts.refusal(key, refused))
     answers = scratch.answers(turn)
     answers[key] = value
     scratch.store_answers(turn, answers)
     turn.data["field"] = index + 1
     return advance(turn)
+
+
+def _asks_for_something_else(turn: Turn) -> bool:
+    """The NLU is sure the text asks for something else (the FAQ, a shelter, the garbage day)."""
+    nlu = turn.nlu
+    return nlu is not None and nlu.intent_name in OTHER_REQUESTS and nlu.intent.confidence >= OTHER_INTENT_CONFIDENCE
+
+
+def aside(turn: Turn, procedure: Procedure, index: int) -> StepResult:
+    """A question typed at a form question (「持ち物を教えてください」): nothing is stored. What to bring
+    is answered at once, and the question asked again; anything else asks whether to leave the
+    form for it (its button sends the question again, which then goes where questions go)."""
+    text = turn.text or ""
+    if forms.asks_documents(text):
+        lead = t("reservations.form_documents", procedure=procedure.name, documents=cards.documents_text(procedure))
+        return prompts.ask_field(turn, procedure, index, lead=lead)
+    return prompts.ask_leave_form(turn, procedure, index, text)
+
+
+def resume(turn: Turn) -> StepResult:
+    """「予約を続ける」: the form's current question again."""
+    return advance(turn)
+
+
+def _answer_not_question(turn: Turn) -> bool:
+    """After 「予約をやめて質問する」 was offered: an answer still counts; a question leaves the form."""
+    text = turn.text
+    if not _answer_text(turn) or text is None:
+        return False
+    return not (forms.asks_something(text) or _asks_for_something_else(turn))
 
 
 def skip(turn: Turn) -> StepResult:
@@ -584,6 +636,13 @@ FLOW = Flow(
         **CHOOSING,
         State.ANSWER: with_escapes(
             on_postback("rsv_answer", answer), on_postback("rsv_skip", skip), Route(_answer_text, answer, "text:answer")
+        ),
+        # Text no route here takes (the question again) goes to the other flows, and the form ends.
+        State.LEAVE_FORM: with_escapes(
+            on_postback("rsv_resume", resume),
+            on_postback("rsv_answer", answer),
+            on_postback("rsv_skip", skip),
+            Route(_answer_not_question, answer, "text:answer"),
         ),
         State.CONFIRM: with_escapes(on_postback("rsv_confirm", confirm), on_text(confirm_in_words)),
     },

@@ -1,8 +1,10 @@
 """The application form's questions: each field kind knows how to read a citizen's answer.
 
 Answers arrive as typed on a phone: 全角 digits, hiragana where katakana is wanted, 和暦 dates,
-hyphens of every width. `clean(field, text)` answers the stored form or raises `InvalidAnswer`;
-what the citizen is asked and told lives in the catalog (reservations.fields.<key>).
+hyphens of every width. `clean(field, text)` answers the stored form or raises `InvalidAnswer`
+with the reason (too long, a future date, ...); what the citizen is asked and told lives in the
+catalog (reservations.fields.<key>, reservations.answer_<reason>). `asks_something(text)` tells a
+question or request typed at a question from an answer to it.
 """
 
 from __future__ import annotations
@@ -13,14 +15,36 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-MAX_ANSWER = 200
+# Why an answer is refused (each has its own sentence for the citizen).
+DOES_NOT_FIT = "invalid"  # not in the form asked for: the field's own sentence, with an example
+TOO_LONG = "too_long"
+FUTURE = "future"  # a date that has not come yet (a birth date)
+OUT_OF_RANGE = "out_of_range"  # a date outside the days that make sense for the question
+
+# Questions and requests are noticed up to this length (a quick reply's message holds 300).
+MAX_QUESTION = 300
 
 
 class InvalidAnswer(ValueError):
-    """The answer does not fit. It never carries the answer itself (personal data stays out of logs)."""
+    """The answer does not fit, and why: `reason` (above), with the limit it broke (`limit`
+    characters, or the dates from `first` to `last`). It never carries the answer itself
+    (personal data stays out of logs); `field` names the question when a whole form is checked."""
 
-
-DOES_NOT_FIT = "answer does not fit"
+    def __init__(
+        self,
+        reason: str = DOES_NOT_FIT,
+        *,
+        field: str | None = None,
+        limit: int | None = None,
+        first: date | None = None,
+        last: date | None = None,
+    ) -> None:
+        super().__init__(f"{field}: {reason}" if field else reason)
+        self.reason = reason
+        self.field = field
+        self.limit = limit
+        self.first = first
+        self.last = last
 
 
 @dataclass(frozen=True)
@@ -47,9 +71,16 @@ def _text(value: str, *, min_len: int = 1, max_len: int = 100) -> str:
     return value
 
 
+# Besides letters (kanji, kana, 々, Latin), what names are written with: 瀬戸内 花子, ジョン・スミス, O'Brien.
+NAME_MARKS = frozenset(" ・･ー-‐'’.=＝")
+
+
 def clean_name(value: str) -> str:
     value = _text(value, min_len=1, max_len=40)
-    if re.search(r"[0-9@#$%^&*=<>{}\[\]|\\/]", value):
+    # Letters only: digits, symbols, emoji (「😀😀」) and punctuation (a sentence) are not a name.
+    if not all(unicodedata.category(ch)[0] in "LM" or ch in NAME_MARKS for ch in value):
+        raise InvalidAnswer(DOES_NOT_FIT)
+    if not any(unicodedata.category(ch)[0] == "L" for ch in value):
         raise InvalidAnswer(DOES_NOT_FIT)
     return value
 
@@ -112,18 +143,24 @@ def parse_date(value: str) -> date:
         raise InvalidAnswer(DOES_NOT_FIT) from None
 
 
+EARLIEST_BIRTH = date(1900, 1, 1)
+
+
 def _past_date(value: str, today: date) -> str:
     found = parse_date(value)
-    if not date(1900, 1, 1) <= found <= today:
-        raise InvalidAnswer(DOES_NOT_FIT)
+    if found > today:
+        raise InvalidAnswer(FUTURE)
+    if found < EARLIEST_BIRTH:
+        raise InvalidAnswer(OUT_OF_RANGE, first=EARLIEST_BIRTH, last=today)
     return found.isoformat()
 
 
 def _move_date(value: str, today: date) -> str:
     found = parse_date(value)
     # 転入・転出・転居: the move is within two weeks before the notice, or planned (転出 up to ~1 month).
-    if not today - timedelta(days=90) <= found <= today + timedelta(days=60):
-        raise InvalidAnswer(DOES_NOT_FIT)
+    first, last = today - timedelta(days=90), today + timedelta(days=60)
+    if not first <= found <= last:
+        raise InvalidAnswer(OUT_OF_RANGE, first=first, last=last)
     return found.isoformat()
 
 
@@ -175,11 +212,46 @@ _CLEANERS: dict[str, Callable[[str, date], str]] = {
 }
 
 
+# The longest answer each kind takes (longer is refused as too long, whatever it says).
+MAX_LENGTH: dict[str, int] = {
+    "name": 40,
+    "furigana": 60,
+    "birth_date": 30,
+    "phone": 30,
+    "address": 120,
+    "move_date": 30,
+    "copies": 10,
+    "insured_number": 30,
+}
+
+
 def clean(field: FormField, value: str, *, today: date) -> str:
-    """The answer as stored, or InvalidAnswer."""
-    if len(value) > MAX_ANSWER * 2:
-        raise InvalidAnswer("too long")
+    """The answer as stored, or InvalidAnswer with the reason."""
+    limit = MAX_LENGTH[field.kind]
+    if len(re.sub(r"\s+", " ", _nfkc(value))) > limit:
+        raise InvalidAnswer(TOO_LONG, limit=limit)
     return _CLEANERS[field.kind](value, today)
+
+
+# A question or a request (「持ち物を教えてください」「駐車場はありますか？」), never part of an answer.
+# 「ですか」 and the like only where a sentence ends (「ますかわ はなこ」 is a name).
+_ASKING = re.compile(
+    r"[?？]|教えて|ください|下さい|知りたい|どうすれば|どうしたら|(ですか|ますか|でしょうか|ませんか)(?=[。！!、\s]|ね|な|$)"
+)
+
+
+def asks_something(text: str) -> bool:
+    """Whether text typed at a question asks something of its own instead of answering it."""
+    normalised = _nfkc(text)
+    return len(normalised) <= MAX_QUESTION and _ASKING.search(normalised) is not None
+
+
+# Words that ask what to bring (the procedure's 持ち物 answer them at once).
+_ABOUT_DOCUMENTS = re.compile(r"持ち物|持物|持って|持参|必要なもの|必要な物|いるもの|要るもの")
+
+
+def asks_documents(text: str) -> bool:
+    return _ABOUT_DOCUMENTS.search(_nfkc(text)) is not None
 
 
 def clean_all(field_keys: list[str], answers: dict[str, str], *, today: date) -> dict[str, str]:
@@ -190,12 +262,12 @@ def clean_all(field_keys: list[str], answers: dict[str, str], *, today: date) ->
         raw = (answers.get(key) or "").strip()
         if not raw:
             if field.required:
-                raise InvalidAnswer(key)
+                raise InvalidAnswer(field=key)
             continue
         try:
             out[key] = clean(field, raw, today=today)
-        except InvalidAnswer:
-            raise InvalidAnswer(key) from None
+        except InvalidAnswer as refused:
+            raise InvalidAnswer(refused.reason, field=key) from None
     return out
 
 

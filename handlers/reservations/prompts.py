@@ -168,6 +168,37 @@ def ask_field(turn: Turn, procedure: Procedure, index: int, *, lead: str | None 
     return State.ANSWER
 
 
+def refusal(key: str, refused: forms.InvalidAnswer) -> str:
+    """Why an answer was refused, in the citizen's words: the real reason, not a guess."""
+    label = t(f"reservations.fields.{key}.label")
+    if refused.reason == forms.TOO_LONG:
+        return t("reservations.answer_too_long", label=label, limit=refused.limit)
+    if refused.reason == forms.FUTURE:
+        return t("reservations.answer_future", label=label)
+    if refused.reason == forms.OUT_OF_RANGE and refused.first is not None and refused.last is not None:
+        first, last = _long_date(refused.first), _long_date(refused.last)
+        return t("reservations.answer_out_of_range", label=label, first=first, last=last)
+    return t(f"reservations.fields.{key}.invalid")
+
+
+def _long_date(day: date) -> str:
+    return t("reservations.long_date", year=day.year, month=day.month, day=day.day)
+
+
+def ask_leave_form(turn: Turn, procedure: Procedure, index: int, question: str) -> StepResult:
+    """A question typed at the form: not stored; continue, or leave the form to ask it (the button
+    sends the question again as the citizen's message)."""
+    label = t(f"reservations.fields.{procedure.fields[index]}.label")
+    resume = t("reservations.button_resume")
+    items = [
+        postback_item(resume, "rsv_resume", display=resume),
+        message_item(t("reservations.button_leave_to_ask"), question),
+        postback_item(t("reservations.button_quit"), "rsv_quit", display=t("reservations.button_quit")),
+    ]
+    turn.say(text_message(t("reservations.form_aside", label=label), items))
+    return State.LEAVE_FORM
+
+
 def show_confirmation(turn: Turn, procedure: Procedure, office: Office, slot: CounterSlot) -> StepResult:
     """Everything on one card, with 「この内容で予約する」 (a new key each time it is shown)."""
     nonce = secrets.token_hex(16)

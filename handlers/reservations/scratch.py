@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from bot.flow import Turn
 from bot import personal_data as crypto
+from bot.flow import Turn
 from handlers.reservations.models import CounterSlot, Office, Procedure
 from handlers.reservations.service import setup as setup_service
 from handlers.reservations.service import slots as slot_service

@@ -16,11 +16,10 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot import clock
+from bot import clock, qr
+from bot import personal_data as crypto
 from bot.db import affected_rows
 from bot.settings import Settings
-from bot import personal_data as crypto
-from bot import qr
 from handlers.reservations import calendar, forms
 from handlers.reservations.models import (
     MAX_ID,
@@ -183,7 +182,7 @@ def create(
     try:
         answers = forms.clean_all(procedure.fields, reservation_in.answers, today=calendar.tokyo_day(now))
     except forms.InvalidAnswer as exc:
-        raise InvalidAnswers(str(exc)) from None
+        raise InvalidAnswers(exc.field or exc.reason) from None
     if citizen:
         if not reservation_in.line_user_id:
             raise NotFound("citizen")

@@ -1,11 +1,17 @@
 """Defects a new citizen tripped on (issue 17), each pinned by the conversation that showed it
-(SQLite and PostgreSQL): a cancelled booking that still looked booked, ..."""
+(SQLite and PostgreSQL): a cancelled booking that still looked booked; a form that took anything
+as a name and refused with the wrong reason; ..."""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Any
 
+import pytest
+
+from bot import clock
 from bot.catalog import t
+from handlers.reservations import forms
 from handlers.reservations.models import ReservationStatus
 from tests.handlers.reservations.test_flow import JUMINHYO_ANSWERS, reservations
 from tests.support import LiveApp, button, message_text, new_citizen, quick_replies, say_all, tap_all
@@ -24,6 +30,7 @@ def confirmation_card(app: LiveApp, user: str, *, office: str = "本庁") -> dic
         answer = say_all(app, user, typed)
     assert message_text(answer[-1]) == t("reservations.confirm_alt")
     return answer[-1]
+
 
 # 1. A cancelled booking can still look booked ------------------------------------------------
 
@@ -52,3 +59,122 @@ def test_a_cancelled_booking_shows_as_cancelled_and_a_qr_shown_again_is_not_book
     # The old confirmation card's button finds the booking, cancelled: no card, no QR code.
     again = tap_all(app, user, confirm)
     assert [message_text(m) for m in again] == [message_text(shown[0])]
+
+
+# 2. The application form accepts anything as a name -----------------------------------------
+
+
+def to_the_form(app: LiveApp, user: str) -> dict[str, Any]:
+    """住民票の写し at 本庁, the first day and time with room: its first question (お名前)."""
+    answer = say_all(app, user, "予約したい")
+    answer = tap_all(app, user, button(answer[-1], "住民票")["data"])
+    answer = tap_all(app, user, button(answer[-1], "本庁")["data"])
+    answer = tap_all(app, user, quick_replies(answer[-1])[0]["data"])
+    if message_text(answer[-1]).endswith("どちらがよろしいですか？"):
+        answer = tap_all(app, user, button(answer[-1], "午前")["data"])
+    answer = tap_all(app, user, quick_replies(answer[-1])[0]["data"])
+    assert "（1/6）" in message_text(answer[-1])
+    return answer[-1]
+
+
+def stored_answers(app: LiveApp, user: str) -> dict[str, str]:
+    from bot import conversation
+    from bot import personal_data as crypto
+
+    with app.db.session() as db_session:
+        open_conversation = conversation.get_active(db_session=db_session, chat_id=user)
+        assert open_conversation is not None
+        return crypto.decrypt_json((open_conversation.data or {}).get("answers"), app.settings)
+
+
+def test_emoji_and_sentences_are_not_names_and_a_question_is_answered_not_stored(rsv_app: LiveApp) -> None:
+    app = rsv_app
+    user = new_citizen(app)
+    to_the_form(app, user)
+    # Emoji only: refused as a name, nothing stored.
+    answer = say_all(app, user, "😀😀")
+    assert message_text(answer[-1]).startswith(t("reservations.fields.name.invalid"))
+    assert "（1/6）" in message_text(answer[-1])
+    # 持ち物 asked at the name question: answered (the procedure's documents), the question asked again.
+    answer = say_all(app, user, "やっぱり予約の前に、持ち物を教えてください")
+    lead = t(
+        "reservations.form_documents",
+        procedure="住民票の写し",
+        documents="本人確認書類（運転免許証など）、手数料（1通300円）",
+    )
+    assert message_text(answer[-1]).startswith(lead) and "（1/6）" in message_text(answer[-1])
+    assert stored_answers(app, user) == {}
+    # Another question: not stored; continue, or leave the form to ask it.
+    question = "駐車場はありますか？"
+    answer = say_all(app, user, question)
+    assert message_text(answer[-1]) == t("reservations.form_aside", label="お名前")
+    leave = button(answer[-1], t("reservations.button_leave_to_ask"))
+    assert leave["type"] == "message" and leave["text"] == question
+    assert stored_answers(app, user) == {}
+    answer = tap_all(app, user, button(answer[-1], t("reservations.button_resume"))["data"])
+    assert "（1/6）" in message_text(answer[-1])
+    # Asked again, the citizen leaves the form for it: the question goes where questions go.
+    answer = say_all(app, user, question)
+    assert message_text(answer[-1]) == t("reservations.form_aside", label="お名前")
+    answer = say_all(app, user, leave["text"])
+    assert "（1/6）" not in str(answer) and t("reservations.form_aside", label="お名前") not in str(answer)
+    from bot import conversation
+
+    with app.db.session() as db_session:
+        open_conversation = conversation.get_active(db_session=db_session, chat_id=user)
+        assert open_conversation is None or open_conversation.flow != "reservations"
+    assert reservations(app) == []
+
+
+def test_a_too_long_answer_and_a_future_birth_date_are_refused_for_what_they_are(rsv_app: LiveApp) -> None:
+    app = rsv_app
+    user = new_citizen(app)
+    to_the_form(app, user)
+    answer = say_all(app, user, "瀬戸内" * 167)  # 501 characters
+    assert message_text(answer[-1]).startswith(t("reservations.answer_too_long", label="お名前", limit=40))
+    assert "長すぎます" in message_text(answer[-1]) and "数字や記号" not in message_text(answer[-1])
+    say_all(app, user, "瀬戸内 花子")
+    answer = say_all(app, user, "せとうち はなこ")
+    assert "（3/6）" in message_text(answer[-1])
+    next_year = clock.now().astimezone(clock.TOKYO).year + 1
+    for typed in (f"{next_year}年4月1日", f"令和{next_year - 2018}年4月1日"):
+        answer = say_all(app, user, typed)
+        assert message_text(answer[-1]).startswith(t("reservations.answer_future", label="生年月日"))
+        assert "未来の日付です" in message_text(answer[-1]) and "わかりませんでした" not in message_text(answer[-1])
+    tomorrow = (clock.now().astimezone(clock.TOKYO) + timedelta(days=1)).date().isoformat()
+    answer = tap_all(app, user, "action=rsv_answer", params={"date": tomorrow})  # the date picker
+    assert message_text(answer[-1]).startswith(t("reservations.answer_future", label="生年月日"))
+    assert set(stored_answers(app, user)) == {"name", "furigana"}
+    answer = say_all(app, user, "昭和25年4月1日")
+    assert "（4/6）" in message_text(answer[-1])
+
+
+def test_each_refusal_has_its_reason() -> None:
+    today = date(2026, 12, 3)
+    name, birth, move = forms.FIELDS["name"], forms.FIELDS["birth_date"], forms.FIELDS["move_date"]
+    for typed, reason in (
+        ("😀😀", forms.DOES_NOT_FIT),
+        ("やっぱり予約の前に、持ち物を教えてください", forms.DOES_NOT_FIT),
+        ("あ" * 41, forms.TOO_LONG),
+        ("12345", forms.DOES_NOT_FIT),
+    ):
+        with pytest.raises(forms.InvalidAnswer) as refused:
+            forms.clean(name, typed, today=today)
+        assert refused.value.reason == reason, typed
+        assert typed not in str(refused.value)  # the answer itself never rides along
+    assert forms.clean(name, "ジョン・スミス", today=today) == "ジョン・スミス"
+    assert forms.clean(name, "瀬戸内　花子", today=today) == "瀬戸内 花子"
+    with pytest.raises(forms.InvalidAnswer) as refused:
+        forms.clean(birth, "2026年12月4日", today=today)
+    assert refused.value.reason == forms.FUTURE
+    with pytest.raises(forms.InvalidAnswer) as refused:
+        forms.clean(birth, "1899年12月31日", today=today)
+    assert refused.value.reason == forms.OUT_OF_RANGE
+    with pytest.raises(forms.InvalidAnswer) as refused:
+        forms.clean(move, "2025年1月5日", today=today)
+    assert (refused.value.reason, refused.value.last) == (forms.OUT_OF_RANGE, date(2027, 2, 1))
+    with pytest.raises(forms.InvalidAnswer) as refused:
+        forms.clean_all(["name", "birth_date"], {"name": "瀬戸内 花子", "birth_date": "2030-01-01"}, today=today)
+    assert (refused.value.field, refused.value.reason) == ("birth_date", forms.FUTURE)
+    assert forms.asks_something("何を持っていけばいいですか") and forms.asks_something("駐車場は？")
+    assert not forms.asks_something("ますかわ はなこ") and not forms.asks_something("瀬戸内市邑久町尾張300-1")
