@@ -13,7 +13,9 @@ import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
+
+from nlu import dates
 
 # Why an answer is refused (each has its own sentence for the citizen).
 DOES_NOT_FIT = "invalid"  # not in the form asked for: the field's own sentence, with an example
@@ -156,12 +158,63 @@ def _past_date(value: str, today: date) -> str:
 
 
 def _move_date(value: str, today: date) -> str:
-    found = parse_date(value)
     # 転入・転出・転居: the move is within two weeks before the notice, or planned (転出 up to ~1 month).
     first, last = today - timedelta(days=90), today + timedelta(days=60)
+    try:
+        found = parse_date(value)
+    except InvalidAnswer:
+        found = _past_event_date(value, today, first=first, last=last)
     if not first <= found <= last:
         raise InvalidAnswer(OUT_OF_RANGE, first=first, last=last)
     return found.isoformat()
+
+
+_MONTH_DAY = re.compile(rf"{dates.N}[月/.\-]{dates.N}日?")
+_DAY = re.compile(rf"{dates.N}日")
+_TRAILING = re.compile(r"(です|でした|ごろ|頃|に|の予定|予定|。)+$")
+
+
+def _past_event_date(value: str, today: date, *, first: date, last: date) -> date:
+    """A date without a year for something that happened (a move): 「11月28日」 on 3 December is the
+    most recent 28 November, and 「28日」 the most recent 28th; only when that is before `first` is it
+    the coming one (a move still planned), if that is no later than `last`. 「昨日」「先週の金曜」 too."""
+    text = _TRAILING.sub("", _nfkc(value).replace(" ", ""))
+    match = _MONTH_DAY.fullmatch(text)
+    day_only = _DAY.fullmatch(text)
+    if match:
+        month, day = dates.number(match.group(1)), dates.number(match.group(2))
+        candidates = [_safe_date(today.year + years, month, day) for years in (-1, 0, 1)]
+    elif day_only:
+        day = dates.number(day_only.group(1))
+        months = [_add_months(today.replace(day=1), n) for n in (-1, 0, 1)]
+        candidates = [_safe_date(m.year, m.month, day) for m in months]
+    else:
+        found = dates.find_dates(text, datetime.combine(today, time(12), dates.TOKYO))
+        if len(found) != 1 or found[0].entity != "date" or (found[0].start, found[0].end) != (0, len(text)):
+            raise InvalidAnswer(DOES_NOT_FIT)
+        return date.fromisoformat(found[0].value)
+    days = [c for c in candidates if c is not None]
+    past = [d for d in days if d <= today]
+    if past and past[-1] >= first:
+        return past[-1]
+    coming = [d for d in days if today < d <= last]
+    if coming:
+        return coming[0]
+    if past:
+        return past[-1]  # refused as out of range, saying which days are
+    raise InvalidAnswer(DOES_NOT_FIT)
+
+
+def _safe_date(year: int, month: int, day: int) -> date | None:
+    try:
+        return date(year, month, day)
+    except ValueError:
+        return None
+
+
+def _add_months(day: date, months: int) -> date:
+    index = day.month - 1 + months
+    return day.replace(year=day.year + index // 12, month=index % 12 + 1)
 
 
 def clean_copies(value: str) -> str:

@@ -1,10 +1,10 @@
 """Defects a new citizen tripped on (issue 17), each pinned by the conversation that showed it
 (SQLite and PostgreSQL): a cancelled booking that still looked booked; a form that took anything
-as a name and refused with the wrong reason; ..."""
+as a name and refused with the wrong reason; a move date without a year; ..."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -178,3 +178,55 @@ def test_each_refusal_has_its_reason() -> None:
     assert (refused.value.field, refused.value.reason) == ("birth_date", forms.FUTURE)
     assert forms.asks_something("何を持っていけばいいですか") and forms.asks_something("駐車場は？")
     assert not forms.asks_something("ますかわ はなこ") and not forms.asks_something("瀬戸内市邑久町尾張300-1")
+
+
+# 3. 転入届's 引っ越しの日 without a year ------------------------------------------------------
+
+
+def test_a_move_date_without_a_year_is_the_most_recent_one(rsv_app: LiveApp) -> None:
+    app = rsv_app
+    clock.travel_to(datetime(2026, 12, 3, 10, 0, tzinfo=clock.TOKYO))  # a Thursday: moved in on 11/28
+    user = new_citizen(app)
+    answer = say_all(app, user, "転入届の予約をしたい")
+    answer = tap_all(app, user, button(answer[-1], "本庁")["data"])
+    answer = tap_all(app, user, quick_replies(answer[-1])[0]["data"])
+    if message_text(answer[-1]).endswith("どちらがよろしいですか？"):
+        answer = tap_all(app, user, button(answer[-1], "午前")["data"])
+    answer = tap_all(app, user, quick_replies(answer[-1])[0]["data"])
+    for typed in ("瀬戸内 花子", "せとうち はなこ", "昭和25年4月1日", "090-1234-5678"):
+        answer = say_all(app, user, typed)
+    answer = say_all(app, user, "岡山県岡山市北区大供1-1-1")
+    answer = say_all(app, user, "瀬戸内市邑久町尾張300-1")
+    assert "（7/7）" in message_text(answer[-1]) and "2026年" not in message_text(answer[-1])
+    answer = say_all(app, user, "11月28日")
+    assert message_text(answer[-1]) == t("reservations.confirm_alt")
+    assert "2026年11月28日（令和8年）" in str(answer[-1]["contents"])
+    assert stored_answers(app, user)["move_date"] == "2026-11-28"
+
+
+@pytest.mark.parametrize(
+    ("today", "typed", "stored"),
+    [
+        (date(2026, 12, 3), "11月28日", "2026-11-28"),
+        (date(2026, 12, 3), "１１／２８", "2026-11-28"),
+        (date(2026, 12, 3), "十一月二十八日です", "2026-11-28"),
+        (date(2026, 12, 3), "28日", "2026-11-28"),
+        (date(2026, 12, 3), "昨日", "2026-12-02"),
+        (date(2027, 1, 5), "12月28日", "2026-12-28"),  # across the new year: last December
+        (date(2026, 12, 3), "12月20日", "2026-12-20"),  # a planned move (転出): the coming one
+        (date(2026, 12, 3), "1月10日", "2027-01-10"),
+        (date(2026, 12, 3), "2026年11月28日", "2026-11-28"),
+    ],
+)
+def test_move_dates_read_as_past_events(today: date, typed: str, stored: str) -> None:
+    assert forms.clean(forms.FIELDS["move_date"], typed, today=today) == stored
+
+
+def test_a_move_date_out_of_range_says_which_days_are_taken() -> None:
+    with pytest.raises(forms.InvalidAnswer) as refused:
+        forms.clean(forms.FIELDS["move_date"], "5月1日", today=date(2026, 12, 3))
+    assert (refused.value.reason, refused.value.first, refused.value.last) == (
+        forms.OUT_OF_RANGE,
+        date(2026, 9, 4),
+        date(2027, 2, 1),
+    )
