@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from enum import StrEnum
 from functools import cache
 
 import holidays
@@ -111,6 +112,34 @@ def cutoff(day: date, settings: Settings) -> datetime:
 
 def before_cutoff(day: date, now: datetime, settings: Settings) -> bool:
     return now < cutoff(day, settings)
+
+
+class Unavailable(StrEnum):
+    """Why a citizen cannot book a day on LINE (each is told in its own words)."""
+
+    PAST = "past"
+    TOO_SOON = "too_soon"  # today, or sooner than the days ahead LINE bookings need
+    CUTOFF = "cutoff"  # the cutoff the day before has passed
+    TOO_FAR = "too_far"  # beyond the booking window
+    CLOSED = "closed"  # weekend, holiday, 年末年始, a closure, or no slots that day
+    FULL = "full"
+
+
+def outside_window(day: date, now: datetime, settings: Settings) -> Unavailable | None:
+    """Why the calendar alone refuses `day` to a citizen (None: it is a counter day in the window);
+    a closed day says so before the cutoff does, as it is the reason that holds."""
+    today = tokyo_day(now)
+    if day < today:
+        return Unavailable.PAST
+    if not is_counter_day(day):
+        return Unavailable.CLOSED
+    if day < today + timedelta(days=settings.reservation_min_days_ahead):
+        return Unavailable.TOO_SOON
+    if not before_cutoff(day, now, settings):
+        return Unavailable.CUTOFF
+    if day > today + timedelta(days=settings.reservation_window_days):
+        return Unavailable.TOO_FAR
+    return None
 
 
 def tokyo_day(moment: datetime) -> date:

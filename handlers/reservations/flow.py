@@ -158,8 +158,8 @@ def _need_date(turn: Turn, draft: Draft) -> Asked:
     draft.slots = scratch.free_slots(turn, draft.office, draft.day)
     if not draft.slots:
         scratch.forget(turn, "day", "slot", "part", "time")
-        turn.say(text_message(t("reservations.date_unavailable", date=cards.day_text(draft.day))))
-        return prompts.ask_date(turn, draft.procedure, draft.office)
+        following = prompts.say_day_unavailable(turn, draft.office, draft.day)
+        return prompts.ask_date(turn, draft.procedure, draft.office, since=following)
     return None
 
 
@@ -568,10 +568,13 @@ def _book(turn: Turn, nonce: str) -> StepResult:
         scratch.forget(turn, "slot", "nonce")
         return advance(turn)
     except SlotNotBookable:
+        # The cutoff passed (or staff closed the day) while the form was being answered: the day
+        # is asked again, with why and the next day that can be booked.
+        scratch.forget(turn, "slot", "part", "nonce")
+        office = scratch.office(turn, procedure)
         day = scratch.day(turn)
-        if day is not None:
-            turn.say(text_message(t("reservations.date_unavailable", date=cards.day_text(day))))
-        scratch.forget(turn, "slot", "day", "part", "nonce")
+        if office is not None and day is not None and scratch.free_slots(turn, office, day):
+            turn.say(text_message(t("reservations.time_unavailable")))  # only that time went
         return advance(turn)
     except LimitReached:
         _say_limit_reached(turn)

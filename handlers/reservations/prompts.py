@@ -72,11 +72,45 @@ def ask_office(turn: Turn, procedure: Procedure, offices: list[Office]) -> StepR
     return State.OFFICE
 
 
-def ask_date(turn: Turn, procedure: Procedure, office: Office) -> StepResult:
-    """The next days with room (and the calendar for any other); when changing a booking, says so."""
-    days = slot_service.available_days(
-        db_session=turn.db_session, office_id=office.id, now=turn.now, settings=turn.settings, limit=MAX_DAY_BUTTONS
+def say_day_unavailable(turn: Turn, office: Office, day: date) -> date | None:
+    """Why `day` cannot be booked (休み, 締め切り後, 満員, ...) and the next day that can; answers that day."""
+    reason = slot_service.why_unavailable(
+        db_session=turn.db_session, office_id=office.id, day=day, now=turn.now, settings=turn.settings
     )
+    cutoff = calendar.hhmm(turn.settings.reservation_cutoff_time)
+    said = t(
+        f"reservations.day_{reason.value}",
+        date=cards.day_text(day),
+        office=office.name,
+        time=t(
+            "reservations.clock_minutes" if cutoff.minute else "reservations.clock",
+            hour=cutoff.hour,
+            minute=cutoff.minute,
+        ),
+        days=turn.settings.reservation_window_days,
+    )
+    following = slot_service.next_available_day(
+        db_session=turn.db_session, office_id=office.id, after=day, now=turn.now, settings=turn.settings
+    )
+    if following is not None:
+        said += "\n" + t("reservations.day_next", date=cards.day_text(following))
+    turn.say(text_message(said))
+    return following
+
+
+def ask_date(turn: Turn, procedure: Procedure, office: Office, *, since: date | None = None) -> StepResult:
+    """The next days with room, from `since` (the day offered instead of one refused) when given,
+    and the calendar for any other; when changing a booking, says so."""
+    days = slot_service.available_days(
+        db_session=turn.db_session,
+        office_id=office.id,
+        now=turn.now,
+        settings=turn.settings,
+        limit=MAX_DAY_BUTTONS,
+        since=since,
+    )
+    if not days and since is not None:
+        return ask_date(turn, procedure, office)
     if not days:
         turn.say(menu_text(t("reservations.no_days", office=office.name)))
         return END

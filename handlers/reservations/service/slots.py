@@ -154,16 +154,23 @@ def get_slots_for_day(*, db_session: Session, office_id: str, day: date) -> list
 
 
 def available_days(
-    *, db_session: Session, office_id: str, now: datetime, settings: Settings, limit: int = 10
+    *,
+    db_session: Session,
+    office_id: str,
+    now: datetime,
+    settings: Settings,
+    limit: int = 10,
+    since: date | None = None,
 ) -> list[tuple[date, int]]:
-    """The next days a citizen can book at this office, with how many places are left."""
+    """The next days a citizen can book at this office (from `since` on, when given), with how many
+    places are left."""
     window = calendar.booking_window(now, settings)
     ensure_slots(db_session=db_session, office_id=office_id, first=window.first, last=window.last)
     rows = db_session.execute(
         select(CounterSlot.day, func.sum(CounterSlot.capacity - CounterSlot.booked))
         .where(
             CounterSlot.office_id == office_id,
-            CounterSlot.day >= window.first,
+            CounterSlot.day >= max(window.first, since or window.first),
             CounterSlot.day <= window.last,
             CounterSlot.is_closed.is_(False),
             CounterSlot.booked < CounterSlot.capacity,
@@ -174,6 +181,32 @@ def available_days(
         .limit(limit)
     )
     return [(day, int(free)) for day, free in rows if calendar.is_counter_day(day)]
+
+
+def why_unavailable(
+    *, db_session: Session, office_id: str, day: date, now: datetime, settings: Settings
+) -> calendar.Unavailable:
+    """Why a citizen cannot book `day` at the office (asked when it has no free slot for them)."""
+    reason = calendar.outside_window(day, now, settings)
+    if reason is not None:
+        return reason
+    slots = get_slots_for_day(db_session=db_session, office_id=office_id, day=day)
+    if all(s.is_closed for s in slots):  # none made (no rule that weekday), or the day is closed
+        return calendar.Unavailable.CLOSED
+    return calendar.Unavailable.FULL
+
+
+def next_available_day(
+    *, db_session: Session, office_id: str, after: date, now: datetime, settings: Settings
+) -> date | None:
+    """The first day after `after` a citizen can book at the office; else the first at all."""
+    for since in (after + timedelta(days=1), None):
+        days = available_days(
+            db_session=db_session, office_id=office_id, now=now, settings=settings, limit=1, since=since
+        )
+        if days:
+            return days[0][0]
+    return None
 
 
 def available_slots(

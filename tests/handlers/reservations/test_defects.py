@@ -1,6 +1,6 @@
 """Defects a new citizen tripped on (issue 17), each pinned by the conversation that showed it
 (SQLite and PostgreSQL): a cancelled booking that still looked booked; a form that took anything
-as a name and refused with the wrong reason; a move date without a year; ..."""
+as a name and refused with the wrong reason; a move date without a year; a day refused without its reason; ..."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ import pytest
 from bot import clock
 from bot.catalog import t
 from handlers.reservations import forms
-from handlers.reservations.models import ReservationStatus
+from handlers.reservations.models import ClosureCreate, ReservationStatus
+from handlers.reservations.service import setup as setup_service
+from handlers.reservations.service import slots as slot_service
 from tests.handlers.reservations.test_flow import JUMINHYO_ANSWERS, reservations
 from tests.support import LiveApp, button, message_text, new_citizen, quick_replies, say_all, tap_all
 
@@ -230,3 +232,84 @@ def test_a_move_date_out_of_range_says_which_days_are_taken() -> None:
         date(2026, 9, 4),
         date(2027, 2, 1),
     )
+
+
+# 4. Why a day cannot be booked ----------------------------------------------------------------
+
+
+def unavailable_day(app: LiveApp, user: str, text: str) -> list[dict[str, Any]]:
+    """「…印鑑登録…」 at 本庁: the answer once the office is chosen (the day was in the sentence)."""
+    answer = say_all(app, user, text)
+    return tap_all(app, user, button(answer[-1], "本庁")["data"])
+
+
+def test_a_day_after_the_cutoff_says_so_and_offers_the_next_day_that_works(rsv_app: LiveApp) -> None:
+    app = rsv_app
+    clock.travel_to(datetime(2026, 12, 3, 19, 0, tzinfo=clock.TOKYO))  # Thursday evening, after 17:00
+    user = new_citizen(app)
+    answer = unavailable_day(app, user, "明日の午前中に印鑑登録をしたいです")
+    said = message_text(answer[0])
+    assert said == (
+        t("reservations.day_cutoff", date="12月4日（金）", time="17時")
+        + "\n"
+        + t("reservations.day_next", date="12月7日（月）")
+    )
+    assert "お休みの日か" not in said
+    assert message_text(answer[-1]) == t("reservations.ask_date")
+    first = quick_replies(answer[-1])[0]
+    assert first["label"].startswith("12/7(月)")
+    answer = tap_all(app, user, first["data"])
+    assert "12月7日（月）" in message_text(answer[-1])
+
+
+def test_closed_full_too_far_past_and_today_each_say_their_reason(rsv_app: LiveApp) -> None:
+    app = rsv_app  # Tuesday 24 November 2026, 10:00
+    user = new_citizen(app)
+    answer = unavailable_day(app, user, "11月28日に印鑑登録の予約をしたい")  # a Saturday
+    assert message_text(answer[0]) == (
+        t("reservations.day_closed", date="11月28日（土）", office="本庁 市民課")
+        + "\n"
+        + t("reservations.day_next", date="11月30日（月）")
+    )
+    # Closed by staff for the office (a closure): お休み too.
+    with app.db.session() as db_session:
+        setup_service.create_closure(
+            db_session=db_session, closure_in=ClosureCreate(office_id="honcho", day=date(2026, 11, 30), reason="研修")
+        )
+    answer = tap_all(app, user, "action=rsv_date", params={"date": "2026-11-30"})
+    assert message_text(answer[0]).startswith(t("reservations.day_closed", date="11月30日（月）", office="本庁 市民課"))
+    assert message_text(answer[0]).endswith(t("reservations.day_next", date="12月1日（火）"))
+    # Every place of 12/1 taken: 満員, and the next day.
+    with app.db.session() as db_session:
+        for slot in slot_service.get_slots_for_day(db_session=db_session, office_id="honcho", day=date(2026, 12, 1)):
+            slot.booked = slot.capacity
+    answer = tap_all(app, user, "action=rsv_date", params={"date": "2026-12-01"})
+    assert message_text(answer[0]) == (
+        t("reservations.day_full", date="12月1日（火）", office="本庁 市民課")
+        + "\n"
+        + t("reservations.day_next", date="12月2日（水）")
+    )
+    # Beyond the window, in the past, and today.
+    answer = tap_all(app, user, "action=rsv_date", params={"date": "2027-01-12"})
+    assert message_text(answer[0]).startswith(t("reservations.day_too_far", date="1月12日（火）", days=30))
+    answer = tap_all(app, user, "action=rsv_date", params={"date": "2026-11-20"})
+    assert message_text(answer[0]).startswith(t("reservations.day_past", date="11月20日（金）"))
+    answer = tap_all(app, user, "action=rsv_date", params={"date": "2026-11-24"})
+    assert message_text(answer[0]).startswith(t("reservations.day_too_soon", date="11月24日（火）"))
+    assert message_text(answer[0]).endswith(t("reservations.day_next", date="11月25日（水）"))
+
+
+def test_the_cutoff_passing_while_the_form_is_answered_is_explained_at_the_confirm(rsv_app: LiveApp) -> None:
+    app = rsv_app
+    clock.travel_to(datetime(2026, 11, 24, 16, 50, tzinfo=clock.TOKYO))  # Tuesday: Wednesday closes at 17:00
+    user = new_citizen(app)
+    card = confirmation_card(app, user)
+    assert "11月25日（水）" in str(card["contents"])
+    clock.travel_to(datetime(2026, 11, 24, 17, 5, tzinfo=clock.TOKYO))
+    answer = tap_all(app, user, button(card, "この内容で予約する")["data"])
+    assert message_text(answer[0]) == (
+        t("reservations.day_cutoff", date="11月25日（水）", time="17時")
+        + "\n"
+        + t("reservations.day_next", date="11月26日（木）")
+    )
+    assert message_text(answer[-1]) == t("reservations.ask_date") and reservations(app) == []
