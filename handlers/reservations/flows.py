@@ -148,12 +148,12 @@ VISIT_ACTIONS: dict[str, VisitAction] = {"check_in": check_in, "complete": compl
 
 
 def cancel_by_staff(*, db_session: Session, reservation: Reservation, reason: str, actor: Actor) -> bool:
-    """Cancels, frees the place, tells the citizen on LINE (in this transaction, through the outbox)
-    and records it with the reason staff gave. Answers whether the citizen was told: a booking made
-    by phone or at the counter is not, and staff call them."""
+    """Cancels, frees the place, tells the citizen on LINE with the reason staff gave (in this
+    transaction, through the outbox) and records it with that reason. Answers whether the citizen
+    was told: a booking made by phone or at the counter is not, and staff call them."""
     before = ReservationRead.of(reservation)
     reservation_service.cancel(db_session=db_session, reservation=reservation, reason=reason or "staff")
-    told = notify.reservation_cancelled(db_session=db_session, reservation=reservation)
+    told = notify.reservation_cancelled(db_session=db_session, reservation=reservation, reason=reason)
     after = ReservationRead.of(reservation)
     summary = reason[:200] or None
     _record(

@@ -61,19 +61,22 @@ def reminder(*, db_session: Session, reservation: Reservation, kind: ReminderKin
     return True
 
 
-def reservation_cancelled(*, db_session: Session, reservation: Reservation) -> bool:
-    """Tells the citizen their booking was cancelled by the city; False for a booking not made on
-    LINE (or whose LINE id is purged): staff phone those citizens."""
+def reservation_cancelled(*, db_session: Session, reservation: Reservation, reason: str = "") -> bool:
+    """Tells the citizen their booking was cancelled by the city, with the reason staff gave (or
+    plainly that it was, when they gave none); False for a booking not made on LINE (or whose LINE
+    id is purged): staff phone those citizens."""
     if reservation.line_user_id is None:
         return False
     procedure = setup_service.get_procedure(db_session=db_session, procedure_id=reservation.procedure_id)
     if procedure is None:
         return False
+    said = " ".join(reason.split())[:200]
     body = t(
-        "reservations.cancelled_by_staff",
+        "reservations.cancelled_by_staff" if said else "reservations.cancelled_by_staff_no_reason",
         date=cards.day_text(reservation.visit_day),
         time=cards.time_text(reservation.starts_at),
         procedure=procedure.name,
+        reason=said,
     )
     outbox_service.enqueue_push(
         db_session=db_session,

@@ -1,6 +1,7 @@
 """Defects a new citizen tripped on (issue 17), each pinned by the conversation that showed it
 (SQLite and PostgreSQL): a cancelled booking that still looked booked; a form that took anything
-as a name and refused with the wrong reason; a move date without a year; a day refused without its reason; ..."""
+as a name and refused with the wrong reason; a move date without a year; a day refused without
+its reason; a staff cancellation that always blamed 市役所の都合; ..."""
 
 from __future__ import annotations
 
@@ -9,14 +10,26 @@ from typing import Any
 
 import pytest
 
+from admin.models import Actor, StaffRole
 from bot import clock
 from bot.catalog import t
-from handlers.reservations import forms
-from handlers.reservations.models import ClosureCreate, ReservationStatus
+from handlers.reservations import flows, forms
+from handlers.reservations.models import ClosureCreate, Reservation, ReservationStatus
 from handlers.reservations.service import setup as setup_service
 from handlers.reservations.service import slots as slot_service
 from tests.handlers.reservations.test_flow import JUMINHYO_ANSWERS, reservations
-from tests.support import LiveApp, button, message_text, new_citizen, quick_replies, say_all, tap_all
+from tests.handlers.reservations.test_reminders import book
+from tests.support import (
+    LiveApp,
+    button,
+    message_text,
+    new_citizen,
+    quick_replies,
+    say_all,
+    tap_all,
+    texts,
+    wait_until,
+)
 
 
 def confirmation_card(app: LiveApp, user: str, *, office: str = "本庁") -> dict[str, Any]:
@@ -313,3 +326,27 @@ def test_the_cutoff_passing_while_the_form_is_answered_is_explained_at_the_confi
         + t("reservations.day_next", date="11月26日（木）")
     )
     assert message_text(answer[-1]) == t("reservations.ask_date") and reservations(app) == []
+
+
+# 8. A staff cancellation says the reason staff gave ---------------------------------------------
+
+
+def test_a_staff_cancellation_tells_the_reason_given_or_says_it_plainly(rsv_app: LiveApp) -> None:
+    app = rsv_app
+    actor = Actor(id=None, name="窓口 太郎", role=StaffRole.COUNTER, via="cli")
+    told: dict[str, str] = {}
+    for reason in ("窓口の臨時休止のため\n（機器の点検）", "", "   "):
+        user = new_citizen(app)
+        reservation_id = book(app, user)
+        with app.db.session() as db_session:
+            reservation = db_session.get(Reservation, reservation_id)
+            assert reservation is not None
+            assert flows.cancel_by_staff(db_session=db_session, reservation=reservation, reason=reason, actor=actor)
+        notice = wait_until(lambda: app.sandbox.deliveries(to=user), what="the cancellation notice")  # noqa: B023
+        told[reason] = texts(notice)[0]
+    for said in told.values():
+        assert said.startswith("11月25日（水） 10:00の「印鑑登録」のご予約は、取り消しとなりました。")
+        assert "都合" not in said
+    assert "理由：窓口の臨時休止のため （機器の点検）" in told["窓口の臨時休止のため\n（機器の点検）"]
+    plain = t("reservations.cancelled_by_staff_no_reason", date="11月25日（水）", time="10:00", procedure="印鑑登録")
+    assert told[""] == told["   "] == plain and "理由" not in plain
