@@ -31,7 +31,7 @@ from handlers.classes.models import (
 )
 from handlers.classes.service import lottery, sessions
 from handlers.classes.service import signups as signup_service
-from handlers.classes.service.errors import InvalidTransition
+from handlers.classes.service.errors import InvalidSession, InvalidTransition
 
 ACTION_LABELS = {
     "class.session_create": "スマホ教室を登録",
@@ -56,7 +56,13 @@ def _read(db_session: Session, session: ClassSession) -> dict[str, Any]:
     return sessions.read(db_session=db_session, session=session).model_dump(mode="json")
 
 
+def _not_started(session_in: SessionCreate) -> None:
+    if session_in.starts_at <= clock.now():
+        raise InvalidSession("starts_at must be in the future")
+
+
 def create_session(*, db_session: Session, session_in: SessionCreate, actor: Actor) -> ClassSession:
+    _not_started(session_in)
     session = sessions.create(db_session=db_session, session_in=session_in)
     audit.record(
         db_session=db_session,
@@ -75,10 +81,10 @@ def create_series(
 ) -> list[ClassSession]:
     """Every session of a recurring series at once (one audit record naming them all)."""
     series_id = sessions.new_series_id()
-    created = [
-        sessions.create(db_session=db_session, session_in=session_in, series_id=series_id)
-        for session_in in sessions.series_sessions(template, recurrence)
-    ]
+    planned = sessions.series_sessions(template, recurrence)
+    for session_in in planned:
+        _not_started(session_in)
+    created = [sessions.create(db_session=db_session, session_in=s, series_id=series_id) for s in planned]
     audit.record(
         db_session=db_session,
         actor=actor,

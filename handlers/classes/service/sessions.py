@@ -215,6 +215,8 @@ def update_fields(*, db_session: Session, session: ClassSession, session_in: Ses
         if value is None and name not in NULLABLE:
             raise InvalidSession(f"{name} cannot be empty")
         setattr(session, name, value)
+    if session.mode == Mode.LOTTERY and session.signup_deadline is None:
+        session.signup_deadline = session.starts_at - DEFAULT_LOTTERY_DEADLINE  # else it is never drawn
     _check(session)
     session.updated_at = clock.now()
     db_session.flush()

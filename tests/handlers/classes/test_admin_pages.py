@@ -286,7 +286,7 @@ def test_the_csv_opens_in_excel_and_viewers_get_it_without_personal_columns(app:
     counter, viewer = people["madoguchi"], people["etsuran"]
     session_id = new_session(app, capacity=1)
     post(counter, f"/admin/classes/{session_id}/signups", {"channel": "phone", "phone_type": "iphone", **HANAKO})
-    post(counter, f"/admin/classes/{session_id}/signups", {"channel": "counter", **TARO, "name": "+牛窓 太郎"})
+    post(counter, f"/admin/classes/{session_id}/signups", {"channel": "counter", **TARO, "note": "=1+1"})
 
     response = counter.get(f"/admin/classes/{session_id}/roster.csv")
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
@@ -298,7 +298,8 @@ def test_the_csv_opens_in_excel_and_viewers_get_it_without_personal_columns(app:
     assert raw.decode("utf-8-sig").split("\r\n")[0] == header and len(rows[0]) == 12
     assert rows[1][1:9] == ["参加決定", "電話", "", "瀬戸内 花子", "セトウチ ハナコ", "090-1234-5678", "iPhone", ""]
     assert rows[1][11] == "2026/11/24 10:00"
-    assert rows[2][1:5] == ["キャンセル待ち", "窓口", "1", "'+牛窓 太郎"]  # stays text in Excel
+    assert rows[2][1:5] == ["キャンセル待ち", "窓口", "1", "牛窓 太郎"]
+    assert rows[2][9] == "'=1+1"  # what staff typed stays text in Excel, never a formula
     assert len(rows) == 3
 
     seen = viewer.get(f"/admin/classes/{session_id}/roster.csv")
