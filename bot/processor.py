@@ -245,9 +245,10 @@ class InboxProcessor:
                     v.user_id or "" for v in views if v.is_one_to_one and not v.is_standby and v.type != "unfollow"
                 ],
             )
-            conversation_service.preload(
-                db_session=db_session, chat_ids=[e.chat_id for e in events.values() if e.chat_id]
-            )
+            chat_ids = [e.chat_id for e in events.values() if e.chat_id]
+            conversation_service.preload(db_session=db_session, chat_ids=chat_ids)
+            if self._settings.transcript_messages:
+                transcript.preload(db_session=db_session, chat_ids=chat_ids)
             answers: list[Answer] = []
             done: list[int] = []
             left: list[Claim] = []

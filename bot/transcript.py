@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, Text, delete
+from sqlalchemy import String, Text, delete, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from bot import clock, db
@@ -68,6 +68,27 @@ def describe_message(message: dict[str, Any]) -> str:
     return {"image": "（画像）", "location": "（地図）", "sticker": "（スタンプ）"}.get(str(kind), "（メッセージ）")
 
 
+# Session.info key: chats known (in this transaction) to have no transcript row.
+_ABSENT = "transcript.absent"
+
+
+def preload(*, db_session: Session, chat_ids: Sequence[str]) -> None:
+    """Loads a batch's transcripts in one query, so that `record` needs none per event."""
+    if not chat_ids:
+        return
+    found = {
+        row.chat_id
+        for row in db_session.scalars(select(ChatTranscript).where(ChatTranscript.chat_id.in_(list(chat_ids))))
+    }
+    db_session.info.setdefault(_ABSENT, set()).update(set(chat_ids) - found)
+
+
+def _row(db_session: Session, chat_id: str) -> ChatTranscript | None:
+    if chat_id in db_session.info.get(_ABSENT, ()):
+        return None
+    return db_session.get(ChatTranscript, chat_id)
+
+
 def _load(row: ChatTranscript | None, settings: Settings, since: datetime) -> list[Entry]:
     if row is None:
         return []
@@ -90,7 +111,7 @@ def record(
     if keep <= 0 or (incoming is None and not replies):
         return
     now = at or clock.now()
-    row = db_session.get(ChatTranscript, chat_id)
+    row = _row(db_session, chat_id)
     entries = _load(row, settings, now - timedelta(hours=settings.transcript_retention_hours))
     if incoming is not None:
         entries.append(Entry(now, "citizen", incoming))
@@ -103,6 +124,7 @@ def record(
     )
     if row is None:
         db_session.add(ChatTranscript(chat_id=chat_id, entries_enc=crypto.encrypt(encoded, settings), updated_at=now))
+        db_session.info.get(_ABSENT, set()).discard(chat_id)
     else:
         row.entries_enc = crypto.encrypt(encoded, settings)
         row.updated_at = now
