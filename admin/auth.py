@@ -57,8 +57,11 @@ class Forbidden(Exception):
 
 
 def get_db_session(request: Request) -> Iterator[Session]:
-    """One transaction per request, committed before the response goes out."""
+    """One transaction per request, committed before the response goes out. The page's layout
+    counts its nav badges in it (request.state): on SQLite a second transaction in the same request
+    would wait for this one forever."""
     with request.app.state.db.session() as db_session:
+        request.state.db_session = db_session
         yield db_session
 
 

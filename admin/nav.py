@@ -11,6 +11,9 @@ A capability declares its screens in its admin module and lists them in `Capabil
 
 `roles` guard every route of both routers (admins are always allowed; viewers stay read-only).
 Finer rules go on the route line: `dependencies=[Depends(require_role("counter"))]`.
+A section may show a number beside its nav entry (`badge`, e.g. requests nobody has answered yet),
+counted on every page for the roles that see the section; with `badge_url` (a route of the section
+answering `{"count": n}`) admin.js refreshes it by short polling, without a reload.
 A section planned but not built yet (PLANNED_SECTIONS) shows an honest 「準備中」 page; a
 capability's section with the same key takes its place. Nothing here is mutated at import time:
 `build_nav(...)` answers a new `Nav` for each app.
@@ -18,15 +21,18 @@ capability's section with the same key takes its place. Nothing here is mutated 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from sqlalchemy.orm import Session
 
 from admin.models import Actor, StaffRole
+
+log = logging.getLogger("madoguchi.admin.nav")
 
 ALL_ROLES = frozenset(StaffRole)
 
@@ -52,6 +58,11 @@ class Section:
     description: str = ""
     # The capability's own template folder (searched after admin's), e.g. handlers/gis/templates.
     templates: Path | None = None
+    # A number beside the nav entry (hidden at 0): what it counts (`badge_label`, read aloud), and the
+    # section's route answering {"count": n} that admin.js polls to refresh it without a reload.
+    badge: Callable[[Session], int] | None = None
+    badge_label: str = ""
+    badge_url: str | None = None
 
     @property
     def url(self) -> str:
@@ -63,6 +74,21 @@ class Section:
 
     def allows(self, actor: Actor | None) -> bool:
         return actor is not None and actor.role in self.roles
+
+    def badge_count(self, request: Request) -> int | None:
+        """The badge's number for the page being drawn, counted in the request's own transaction
+        (admin.auth keeps it on request.state; on SQLite a second one would wait for it forever).
+        None when the section has no badge, the transaction is over (an error page), or the count
+        fails: no page fails for its badge."""
+        db_session = getattr(request.state, "db_session", None)
+        if self.badge is None or db_session is None or not db_session.in_transaction():
+            return None
+        try:
+            with db_session.begin_nested():  # a failed count must not spoil the page's transaction
+                return int(self.badge(db_session))
+        except Exception as exc:
+            log.warning("the nav badge of %s could not be counted: %s", self.key, type(exc).__name__)
+            return None
 
 
 def planned(key: str, label: str, path: str, roles: Iterable[StaffRole | str], order: int, description: str) -> Section:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import timedelta
 
 import httpx
 import pytest
 from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from admin import audit, nav
 from admin.auth import CurrentStaff, require_role
@@ -234,3 +236,50 @@ def test_a_capability_adds_its_section_in_one_call(database_url: str) -> None:
         other = new_token(running, "kato")
         denied = httpx.get(f"{running.base_url}/api/v1/lost-found", headers={"Authorization": f"Bearer {other}"})
         assert denied.status_code == 403
+
+
+def test_a_section_may_show_a_badge_counted_on_every_page(database_url: str) -> None:
+    router = APIRouter()
+
+    @router.get("/lost-found")
+    def list_items() -> HTMLResponse:
+        return HTMLResponse("<p>items</p>")
+
+    def staff_count(db_session: Session) -> int:
+        # A real query: counted in the page's own transaction (on SQLite a second one would never start).
+        return int(db_session.scalar(select(func.count()).select_from(StaffUser)) or 0)
+
+    def broken(db_session: Session) -> int:
+        raise RuntimeError("the count failed")
+
+    def section(key: str, label: str, badge: Callable[[Session], int]) -> nav.Section:
+        return nav.Section(
+            key,
+            label,
+            f"/{key}",
+            nav.staff_roles("counter"),
+            router,
+            badge=badge,
+            badge_label="未返却",
+            badge_url=f"/admin/{key}/count",
+        )
+
+    # Made-up capabilities with badges, beside the real ones (for this app only).
+    badged = Capability(
+        name="lost_found",
+        admin=lambda: (section("lost_found", "落とし物", staff_count), section("broken", "こわれた", broken)),
+    )
+    with live_app(database_url, capabilities=Capabilities((*load_capabilities(), badged))) as running:
+        add_staff(running, "kimura", StaffRole.COUNTER)
+        add_staff(running, "kato", StaffRole.VIEWER)
+        counter = sign_in(running, "kimura")
+        for path in ("/admin/", "/admin/citizens", "/admin/reservations"):
+            page = counter.get(path)
+            assert page.status_code == 200, path
+            pattern = r'<span class="nav-count" id="nav-count-lost_found"([^>]*)>(.*?)</span></span>'
+            badge = re.search(pattern, page.text)
+            assert badge and badge.group(1) == ' data-badge-url="/admin/lost_found/count"', path
+            assert re.sub(r"<[^>]+>", "", badge.group(2)) == "未返却2件", path
+            # A badge that cannot be counted is left out; the page still shows.
+            assert re.search(r'id="nav-count-broken"[^>]* hidden>', page.text), path
+        assert "nav-count-lost_found" not in sign_in(running, "kato").get("/admin/").text
