@@ -87,6 +87,20 @@ ROUTES: list[tuple[str, str, str]] = [
     ("POST", "/admin/classes/{session_id}/signups/{signup_id}/attendance", "ac"),
     ("POST", "/admin/classes/{session_id}/scan", "ac"),
     ("POST", "/admin/classes/{session_id}/notice", "ac"),
+    # 職員対応: threads are personal data, so the counter's and the admin's only (viewers see nothing).
+    ("GET", "/admin/handoff", "ac"),
+    ("GET", "/admin/handoff/live", "ac"),
+    ("GET", "/admin/handoff/badge", "ac"),
+    ("GET", "/admin/handoff/static/{name}", "ac"),
+    ("GET", "/admin/handoff/canned", "ac"),
+    ("POST", "/admin/handoff/canned", "ac"),
+    ("POST", "/admin/handoff/canned/{canned_reply_id}", "ac"),
+    ("GET", "/admin/handoff/{handoff_request_id}", "ac"),
+    ("GET", "/admin/handoff/{handoff_request_id}/messages", "ac"),
+    ("GET", "/admin/handoff/{handoff_request_id}/images/{message_id}", "ac"),
+    ("POST", "/admin/handoff/{handoff_request_id}/reply", "ac"),
+    ("POST", "/admin/handoff/{handoff_request_id}/status", "ac"),
+    ("POST", "/admin/handoff/{handoff_request_id}/assign", "ac"),
     # Sections not built yet (準備中): 配信 (broadcaster).
     ("GET", "/admin/broadcasts", "abv"),
     # --- the staff API ---------------------------------------------------------------------------
@@ -120,6 +134,11 @@ ROUTES: list[tuple[str, str, str]] = [
     ("POST", "/api/v1/classes/sessions/{session_id}/signups", "ac"),
     ("POST", "/api/v1/classes/signups/{signup_id}/cancel", "ac"),
     ("POST", "/api/v1/classes/signups/{signup_id}/attendance", "ac"),
+    # 職員対応: the counter's and the admin's only.
+    ("GET", "/api/v1/inbox", "ac"),
+    ("GET", "/api/v1/inbox/{handoff_request_id}", "ac"),
+    ("POST", "/api/v1/inbox/{handoff_request_id}/reply", "ac"),
+    ("POST", "/api/v1/inbox/{handoff_request_id}/status", "ac"),
 ]
 
 
