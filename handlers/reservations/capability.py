@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import click
 from sqlalchemy.orm import Session
 
 from bot.capability import Capability, Job
@@ -19,6 +20,12 @@ def _admin() -> Sequence[Any]:
     return SCREENS
 
 
+def _cli() -> click.Command:
+    from handlers.reservations.cli import reservations_group
+
+    return reservations_group
+
+
 def _seed(db_session: Session) -> None:
     # Counter offices, procedures and slot rules (sample data): what is missing is added.
     counter_seed.seed(db_session=db_session)
@@ -31,6 +38,7 @@ CAPABILITY = Capability(
     intents=frozenset({"reservation_make", "reservation_check", "reservation_cancel"}),
     models=("handlers.reservations.models",),
     admin=_admin,
+    cli=_cli,
     # Its QR codes' images (bot/qr_media.py): a booking's token until it is cancelled or purged.
     qr_tokens=reservation_service.has_live_token,
     jobs=(

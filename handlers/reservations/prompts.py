@@ -56,7 +56,11 @@ def part_of(slot: CounterSlot) -> str:
 
 
 def ask_procedure(turn: Turn) -> StepResult:
+    """The procedures as buttons; with none set up, that bookings are by phone for now."""
     procedures = setup_service.get_all_procedures(db_session=turn.db_session)
+    if not procedures:
+        turn.say(menu_text(t("reservations.no_procedures")))
+        return END
     items = [postback_item(p.name, "rsv_proc", display=p.name, id=p.id) for p in procedures[:12]]
     items.append(postback_item(t("reservations.button_quit"), "rsv_quit", display=t("reservations.button_quit")))
     turn.say(text_message(t("reservations.ask_procedure"), items))
