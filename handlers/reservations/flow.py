@@ -493,7 +493,7 @@ def aside(turn: Turn, procedure: Procedure, index: int) -> StepResult:
     is answered at once, and the question asked again; anything else asks whether to leave the
     form for it (its button sends the question again, which then goes where questions go)."""
     text = turn.text or ""
-    if forms.asks_documents(text):
+    if forms.asks_documents(text) and procedure.documents:
         lead = t("reservations.form_documents", procedure=procedure.name, documents=cards.documents_text(procedure))
         return prompts.ask_field(turn, procedure, index, lead=lead)
     return prompts.ask_leave_form(turn, procedure, index, text)

@@ -141,6 +141,19 @@ def test_emoji_and_sentences_are_not_names_and_a_question_is_answered_not_stored
     assert reservations(app) == []
 
 
+def test_what_to_bring_asked_of_a_procedure_with_no_documents_offers_to_leave_the_form(rsv_app: LiveApp) -> None:
+    app = rsv_app
+    with app.db.session() as db_session:
+        procedure = setup_service.get_procedure(db_session=db_session, procedure_id="juminhyo")
+        assert procedure is not None
+        procedure.documents = []
+    user = new_citizen(app)
+    to_the_form(app, user)
+    answer = say_all(app, user, "持ち物を教えてください")
+    assert message_text(answer[-1]) == t("reservations.form_aside", label="お名前")
+    assert "—" not in message_text(answer[-1])
+
+
 def test_a_too_long_answer_and_a_future_birth_date_are_refused_for_what_they_are(rsv_app: LiveApp) -> None:
     app = rsv_app
     user = new_citizen(app)
