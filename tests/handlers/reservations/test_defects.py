@@ -1,7 +1,8 @@
 """Defects a new citizen tripped on (issue 17), each pinned by the conversation that showed it
 (SQLite and PostgreSQL): a cancelled booking that still looked booked; a form that took anything
 as a name and refused with the wrong reason; a move date without a year; a day refused without
-its reason; a staff cancellation that always blamed 市役所の都合; ..."""
+its reason; a staff cancellation that always blamed 市役所の都合. (The counter-data import and
+the bot with no procedures: test_cli.py.)"""
 
 from __future__ import annotations
 
