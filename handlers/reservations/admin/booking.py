@@ -76,6 +76,8 @@ def print_reservation(
         {
             **_booking_context(request, actor, db_session, reservation),
             "printed_at": clock.now_tokyo().strftime("%Y/%m/%d %H:%M"),
+            # Signed at the counter on the visit day, whenever it was printed.
+            "filed_on": f"{reservation.visit_day.year}年{reservation.visit_day.month}月{reservation.visit_day.day}日",
         },
     )
 
