@@ -54,7 +54,8 @@ def set_status(*, db_session: Session, place: Place, status: ShelterStatus, acto
 
 
 def reset_all_statuses(*, db_session: Session, actor_name: str) -> int:
-    """After a disaster: every shelter back to 未開設. Answers how many changed."""
+    """After a disaster: every shelter back to 未開設. Answers how many shelters changed: a facility's
+    指定避難所 row and its 指定緊急避難場所 row are one shelter, as staff set them."""
     rows = list(db_session.scalars(select(Place).where(Place.status != ShelterStatus.NOT_OPEN)))
     now = clock.now()
     for row in rows:
@@ -65,4 +66,4 @@ def reset_all_statuses(*, db_session: Session, actor_name: str) -> int:
         layer_ids = {r.layer_id for r in rows}
         db_session.execute(update(Layer).where(Layer.id.in_(layer_ids)).values(version=Layer.version + 1))
     db_session.flush()
-    return len(rows)
+    return len({row.facility_key or f"place:{row.id}" for row in rows})
