@@ -49,7 +49,15 @@ def setup() -> None:
 
 
 def run(argv: list[str]) -> int:
+    """Runs the command in place of dev.py (on POSIX), so that it has dev.py's PID: stopping
+    `python3 dev.py demo` by its PID (or Ctrl-C) stops `madoguchi demo` itself. Windows has no exec:
+    there dev.py waits for its child."""
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    if os.name == "posix":
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.chdir(ROOT)
+        os.execve(argv[0], argv, env)
     return subprocess.call(argv, cwd=ROOT, env=env)
 
 
