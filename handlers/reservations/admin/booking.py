@@ -59,6 +59,7 @@ def show_reservation(
             "personal": actor.sees_personal_data,
             "status_label": STATUS_LABELS[ReservationStatus(reservation.status)],
             "is_today": reservation.visit_day == today(),
+            "today_label": day_label(today()),
             "scanned": request.query_params.get("scanned") == "1",
             "can_edit": actor.role != "viewer",
         },

@@ -14,3 +14,12 @@ def test_the_printed_form_is_dated_on_the_visit_day(rsv_app: LiveApp, people) ->
     printed = people["madoguchi"].get(f"/admin/reservations/{reservation_id}/print")
     assert "届出日　2026年11月25日" in printed.text
     assert "届出日　2026/11/24" not in printed.text
+
+
+def test_the_not_today_warning_names_both_days_in_japanese(rsv_app: LiveApp, people) -> None:  # noqa: F811
+    _, token = book(rsv_app)  # scanned on Tuesday the 24th, booked for Wednesday the 25th
+    counter = people["madoguchi"]
+    found = post(counter, "/admin/reservations/lookup", {"token": token})
+    detail = counter.get(found.headers["location"])
+    assert "この予約は2026年11月25日（水）のものです。本日は2026年11月24日（火）です。" in detail.text
+    assert "2026-11-25" not in detail.text.split('id="not-today"')[1][:200]
