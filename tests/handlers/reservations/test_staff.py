@@ -85,7 +85,7 @@ def test_counter_staff_scan_see_the_prefilled_form_print_it_and_check_in(rsv_app
     found = post(counter, "/admin/reservations/lookup", {"token": token.lower() + "\n"})
     assert found.status_code == 303 and found.headers["location"] == f"/admin/reservations/{reservation_id}?scanned=1"
     detail = counter.get(found.headers["location"])
-    assert "この予約は本日" in detail.text  # Tuesday: warned, it is tomorrow's
+    assert "本日は2026年11月24日（火）です" in detail.text  # Tuesday: warned, it is tomorrow's
     for shown in ("瀬戸内 花子", "セトウチ ハナコ", "1950年4月1日（昭和25年）", "090-1234-5678", "2通"):
         assert shown in detail.text
     printed = counter.get(f"/admin/reservations/{reservation_id}/print")
