@@ -5,6 +5,11 @@ detail (item 11)."""
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
+
+from bot import clock
+from tests.admin.conftest import sign_in
 from tests.handlers.reservations.test_staff import book, people, post  # noqa: F401  (a fixture)
 from tests.support import LiveApp
 
@@ -22,4 +27,40 @@ def test_the_not_today_warning_names_both_days_in_japanese(rsv_app: LiveApp, peo
     found = post(counter, "/admin/reservations/lookup", {"token": token})
     detail = counter.get(found.headers["location"])
     assert "この予約は2026年11月25日（水）のものです。本日は2026年11月24日（火）です。" in detail.text
-    assert "2026-11-25" not in detail.text.split('id="not-today"')[1][:200]
+    assert "2026-11-25" not in detail.text.split('id="not-today"')[1].split("</p>")[0]
+
+
+def _first_in_content(html: str) -> str:
+    """The page's own content, from its first element (after the nav and any flash message)."""
+    main = html.split('<main id="main"', 1)[1]
+    return re.sub(r'^.*?<div class="flash[^>]*>.*?</div>', "", main, count=1, flags=re.S)
+
+
+def test_a_scanned_booking_shows_its_status_first_and_in_colour(rsv_app: LiveApp, people) -> None:  # noqa: F811
+    reservation_id, token = book(rsv_app)
+    counter = people["madoguchi"]
+    post(
+        counter,
+        f"/admin/reservations/{reservation_id}/cancel",
+        {"reason": ""},
+        page=f"/admin/reservations/{reservation_id}",
+    )
+    found = post(counter, "/admin/reservations/lookup", {"token": token})
+    assert found.headers["location"] == f"/admin/reservations/{reservation_id}?scanned=1"
+    content = _first_in_content(counter.get(found.headers["location"]).text)
+    banner = content[: content.index("<h1")]
+    assert 'id="booking-state"' in banner and "booking-state-cancelled" in banner
+    assert "取り消し" in banner and "別の日" in banner and "2026年11月25日（水）" in banner
+    assert content.index('id="booking-state"') < content.index("予約一覧</a>")
+    # On the day, checked in: 来庁済み, with no 別の日.
+    other_id, _ = book(rsv_app, hhmm="11:00")
+    clock.travel_to(datetime(2026, 11, 25, 9, 50, tzinfo=clock.TOKYO))
+    counter = sign_in(rsv_app, "madoguchi")
+    post(
+        counter, f"/admin/reservations/{other_id}/visit", {"action": "check_in"}, page=f"/admin/reservations/{other_id}"
+    )
+    content = _first_in_content(counter.get(f"/admin/reservations/{other_id}?scanned=1").text)
+    banner = content[: content.index("<h1")]
+    assert "booking-state-arrived" in banner and "来庁済み" in banner and "別の日" not in banner
+    css = counter.get("/admin/static/admin.css").text
+    assert ".booking-state-cancelled" in css and ".booking-state-arrived" in css
