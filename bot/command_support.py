@@ -24,6 +24,15 @@ def settings_for_command() -> Settings:
     return settings
 
 
+def _newest_revisions(database_url: str) -> set[str]:
+    """The heads of the migrations this code ships (what `madoguchi db upgrade` goes to)."""
+    from alembic.script import ScriptDirectory
+
+    from bot.migrate import alembic_config
+
+    return set(ScriptDirectory.from_config(alembic_config(database_url)).get_heads())
+
+
 @contextmanager
 def command_session() -> Iterator[Session]:
     """One transaction on the database of the environment's settings, for a command. A database that
@@ -40,6 +49,10 @@ def command_session() -> Iterator[Session]:
         raise click.ClickException(
             "The database has no tables yet. Run `madoguchi db upgrade` first "
             "(and `madoguchi gis import --demo` / `madoguchi garbage import FILE` to load data)."
+        )
+    if set(revision.split(", ")) != _newest_revisions(settings.database_url):
+        raise click.ClickException(
+            f"The database is at an older version ({revision}). Run `madoguchi db upgrade` first."
         )
     db = Database(settings.database_url)
     try:

@@ -199,3 +199,22 @@ def test_a_command_that_needs_the_database_says_what_to_run_first(tmp_path: Path
             "Error: The database has no tables yet. Run `madoguchi db upgrade` first "
             "(and `madoguchi gis import --demo` / `madoguchi garbage import FILE` to load data)."
         ]
+
+
+def test_a_database_at_an_older_revision_says_to_upgrade_in_one_line(tmp_path: Path) -> None:
+    """A database migrated before the map tables existed used to print a SQLAlchemy traceback."""
+    env = {**clean_env(), "DATABASE_URL": f"sqlite:///{tmp_path / 'old.db'}"}
+    upgrade = [sys.executable, "-m", "bot.cli", "db", "upgrade", "--revision", "0003"]
+    subprocess.run(upgrade, env=env, capture_output=True, check=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "gis", "nearest", "--lat", "34.62", "--lon", "134.15"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "Error: The database is at an older version (0003). Run `madoguchi db upgrade` first."
+    ]
