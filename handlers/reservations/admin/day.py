@@ -4,7 +4,9 @@ today's counts."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import re
+import unicodedata
+from datetime import date, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Path, Query, Request
@@ -14,7 +16,7 @@ from sqlalchemy.orm import Session
 from admin.auth import CurrentStaff, DbSession
 from admin.models import Actor
 from admin.templating import redirect, render
-from handlers.reservations import calendar, flows
+from handlers.reservations import calendar, flows, forms
 from handlers.reservations.admin.shared import BASE, counter_only, day_label, hhmm, lookups, name_of, parse_day, today
 from handlers.reservations.models import MAX_ID, STATUS_LABELS, ReservationStatus
 from handlers.reservations.service import reservations as reservation_service
@@ -84,12 +86,69 @@ def list_reservations(
     )
 
 
+NO_MATCH = "その番号と、お名前または生年月日が一致する予約はありません。予約票をもう一度ご確認ください。"
+
+
+def booking_number(typed: str) -> int | None:
+    """The 予約番号 printed on the card as typed: 「1」, 「No.1」, 「Ｎｏ．１」, 「#1」; None if it is not one."""
+    text = re.sub(r"\s+", "", unicodedata.normalize("NFKC", typed)).upper()
+    match = re.fullmatch(r"(?:NO\.?|#)?(\d{1,9})", text)
+    if match is None or not 1 <= int(match.group(1)) <= MAX_ID:
+        return None
+    return int(match.group(1))
+
+
+def _same_person(answers: dict[str, str], detail: str) -> bool:
+    """Whether the second detail is the booking's name (kanji or furigana, spaces aside) or birth date."""
+    typed = re.sub(r"\s+", "", unicodedata.normalize("NFKC", detail))
+    if not typed:
+        return False
+    for key in ("name", "furigana"):
+        known = re.sub(r"\s+", "", unicodedata.normalize("NFKC", answers.get(key) or ""))
+        if known and forms.to_katakana(typed) == forms.to_katakana(known):
+            return True
+    if answers.get("birth_date"):
+        try:
+            return forms.parse_date(detail) == date.fromisoformat(answers["birth_date"])
+        except (forms.InvalidAnswer, ValueError):
+            return False
+    return False
+
+
+def _ask_second_detail(request: Request, number: int, error: str | None = None) -> HTMLResponse:
+    return render(request, "reservations/verify.html", {"number": number, "error": error})
+
+
 @router.post("/reservations/lookup", dependencies=counter_only)
-def lookup_reservation(db_session: DbSession, token: Annotated[str, Form(max_length=200)] = "") -> Response:
-    """The check-in field: a QR token (scanned or typed) opens its booking."""
+def lookup_reservation(
+    request: Request, db_session: DbSession, token: Annotated[str, Form(max_length=200)] = ""
+) -> Response:
+    """The check-in field: a QR token (scanned or typed) opens its booking; the 予約番号 on the card
+    asks for the name or birth date first, because numbers are guessable."""
+    number = booking_number(token)
+    if number is not None:
+        return _ask_second_detail(request, number)
     reservation = reservation_service.get_by_token(db_session=db_session, token=token)
     if reservation is None:
-        return redirect(BASE, error="そのQRコードの予約は見つかりません。もう一度読み取るか、番号をご確認ください。")
+        return redirect(
+            BASE, error="そのQRコードの予約は見つかりません。もう一度読み取るか、予約番号をご確認ください。"
+        )
+    return redirect(f"{BASE}/{reservation.id}?scanned=1")
+
+
+@router.post("/reservations/lookup/verify", dependencies=counter_only)
+def verify_reservation_number(
+    request: Request,
+    db_session: DbSession,
+    number: Annotated[int, Form(ge=1, le=MAX_ID)],
+    detail: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    """The 予約番号 and a second detail: the booking opens only when they belong together. A missing
+    booking, a purged form and a wrong detail read the same, so a guess learns nothing."""
+    reservation = reservation_service.get(db_session=db_session, reservation_id=number)
+    answers = reservation_service.answers_of(reservation, request.app.state.settings) if reservation else None
+    if reservation is None or answers is None or not _same_person(answers, detail):
+        return _ask_second_detail(request, number, NO_MATCH)
     return redirect(f"{BASE}/{reservation.id}?scanned=1")
 
 

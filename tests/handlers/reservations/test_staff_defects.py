@@ -9,7 +9,7 @@ import re
 from datetime import datetime
 
 from bot import clock
-from tests.admin.conftest import sign_in
+from tests.admin.conftest import page_csrf, sign_in
 from tests.handlers.reservations.test_staff import book, people, post  # noqa: F401  (a fixture)
 from tests.support import LiveApp
 
@@ -64,3 +64,43 @@ def test_a_scanned_booking_shows_its_status_first_and_in_colour(rsv_app: LiveApp
     assert "booking-state-arrived" in banner and "来庁済み" in banner and "別の日" not in banner
     css = counter.get("/admin/static/admin.css").text
     assert ".booking-state-cancelled" in css and ".booking-state-arrived" in css
+
+
+def test_the_number_on_the_card_opens_the_booking_with_a_name_or_birth_date(rsv_app: LiveApp, people) -> None:  # noqa: F811
+    reservation_id, _ = book(rsv_app)
+    counter = people["madoguchi"]
+    for typed in (
+        str(reservation_id),
+        f"No.{reservation_id}",
+        f"Ｎｏ．{chr(0xFF10 + reservation_id)}",
+        f" no {reservation_id} ",
+    ):
+        asked = post(counter, "/admin/reservations/lookup", {"token": typed})
+        # Numbers are guessable: the form is not shown yet, a second detail is asked for.
+        assert asked.status_code == 200, typed
+        assert "お名前または生年月日" in asked.text and "花子" not in asked.text and "セトウチ" not in asked.text
+        assert f'name="number" value="{reservation_id}"' in asked.text
+    csrf = page_csrf(counter.get("/admin/reservations"))
+    for wrong in ("瀬戸内 太郎", "1950-04-02", ""):
+        refused = counter.post(
+            "/admin/reservations/lookup/verify",
+            data={"csrf_token": csrf, "number": str(reservation_id), "detail": wrong},
+        )
+        assert (
+            refused.status_code == 200 and "一致する予約はありません" in refused.text and "セトウチ" not in refused.text
+        )
+    for right in ("瀬戸内花子", "せとうち はなこ", "昭和25年4月1日", "1950/4/1"):
+        opened = counter.post(
+            "/admin/reservations/lookup/verify",
+            data={"csrf_token": csrf, "number": str(reservation_id), "detail": right},
+        )
+        assert opened.status_code == 303, right
+        assert opened.headers["location"] == f"/admin/reservations/{reservation_id}?scanned=1"
+    # A number with no booking is refused the same way, so it does not tell which numbers exist.
+    missing = counter.post(
+        "/admin/reservations/lookup/verify", data={"csrf_token": csrf, "number": "999", "detail": "瀬戸内花子"}
+    )
+    assert missing.status_code == 200 and "一致する予約はありません" in missing.text
+    # Viewers cannot look up at all; the field's hint names the card's number.
+    assert post(people["etsuran"], "/admin/reservations/lookup", {"token": "1"}).status_code == 403
+    assert "予約番号" in counter.get("/admin/reservations").text
