@@ -118,7 +118,7 @@ def list_sessions(
         db_session=db_session,
         now=_EPOCH if include_past else clock.now(),
         month=(int(month[:4]), int(month[5:])) if month else None,
-        venue=venue,
+        venue=venue.replace("\x00", "") if venue else None,
         include_cancelled=True,
     )
     known = session_service.counts(db_session=db_session, session_ids=[s.id for s in found])

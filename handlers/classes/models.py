@@ -10,6 +10,7 @@ either in clear. No Read schema without `details` in its name carries personal d
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -218,6 +219,13 @@ class ClassReminderSent(Base):
 # Schemas --------------------------------------------------------------------------------------
 
 
+def _printable(value: str | None) -> str | None:
+    """Free text as both databases store it: no control characters (PostgreSQL refuses NUL)."""
+    if value is not None and any(unicodedata.category(ch) == "Cc" and ch not in "\n\t" for ch in value):
+        raise ValueError("control characters are not allowed")
+    return value
+
+
 class Details(BaseModel):
     """Who is signed up. Cleaned by the flow and the staff forms (カタカナ, 半角 digits)."""
 
@@ -232,7 +240,7 @@ class Details(BaseModel):
     @field_validator("name", "furigana", "phone", "note")
     @classmethod
     def _strip(cls, value: str) -> str:
-        return value.strip()
+        return (_printable(value) or "").strip()
 
     @field_validator("age_group")
     @classmethod
@@ -259,6 +267,12 @@ class Details(BaseModel):
 class VenueIn(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     address: str = Field(default="", max_length=200)
+
+    @field_validator("name", "address")
+    @classmethod
+    def _text(cls, value: str) -> str:
+        return _printable(value) or ""
+
     latitude: float | None = Field(default=None, ge=-90, le=90)
     longitude: float | None = Field(default=None, ge=-180, le=180)
 
@@ -283,6 +297,16 @@ class SessionFields(BaseModel):
     mode: Mode | None = None
     priority_age: int | None = Field(default=None, ge=0, le=120)
     is_sample: bool | None = None
+
+    @field_validator("title", "description", "venue_address", "bring")
+    @classmethod
+    def _text(cls, value: str | None) -> str | None:
+        return _printable(value)
+
+    @field_validator("venue")
+    @classmethod
+    def _venue_text(cls, value: str | VenueIn | None) -> str | VenueIn | None:
+        return _printable(value) if isinstance(value, str) else value
 
     @field_validator("starts_at", "ends_at", "signup_opens_at", "signup_deadline")
     @classmethod
@@ -430,6 +454,11 @@ class PhoneSignupCreate(Details):
 
 class CancelIn(BaseModel):
     reason: str = Field(default="", max_length=200)
+
+    @field_validator("reason")
+    @classmethod
+    def _text(cls, value: str) -> str:
+        return _printable(value) or ""
 
 
 class AttendanceIn(BaseModel):
