@@ -47,6 +47,7 @@ ROUTES: list[tuple[str, str, str]] = [
     ("GET", "/admin/reservations", "acv"),
     ("GET", "/admin/reservations/static/{name}", "acv"),
     ("POST", "/admin/reservations/lookup", "ac"),
+    ("POST", "/admin/reservations/lookup/verify", "ac"),
     ("POST", "/admin/reservations/slots/{slot_id}", "ac"),
     ("GET", "/admin/reservations/{reservation_id}", "acv"),
     ("GET", "/admin/reservations/{reservation_id}/print", "ac"),
