@@ -345,15 +345,31 @@ def _say_results(turn: Turn, search: dict[str, Any], found: list[Found], lines: 
     turn.say(flex(t("gis.alt_results", what=what), carousel(bubbles), _kind_items(search)))
 
 
+# The kinds a search without a hazard offers under its question (the menu's 「避難所・施設」 is one).
+OTHER_KINDS = (PlaceKind.SHELTER, PlaceKind.AED, PlaceKind.FACILITY)
+
+
 def _ask_location(turn: Turn, search: dict[str, Any]) -> None:
-    turn.say(text_message(t("gis.ask_location", what=_what(search)), _location_items(search)))
+    lines = [t("gis.ask_location", what=_what(search))]
+    others = _other_kinds(search)
+    if others:
+        lines.append(t("gis.ask_other_kinds", others="や".join(t(f"gis.kind_buttons.{k}") for k in others)))
+    turn.say(text_message("\n".join(lines), _location_items(search)))
+
+
+def _other_kinds(search: dict[str, Any]) -> list[str]:
+    if search.get("hazard") or search.get("ftype"):
+        return []
+    return [kind.value for kind in OTHER_KINDS if kind.value != search.get("kind")]
 
 
 def _location_items(search: dict[str, Any]) -> list[Any]:
+    """The location button, the districts, and (for a search without a hazard) the other kinds."""
     fields = {"kind": search.get("kind"), "hazard": search.get("hazard")}
     return [
         location_item(t("gis.location_button")),
         *[postback_item(d, "gis_area", display=d, area=d, **fields) for d in place_service.DISTRICTS],
+        *[postback_item(t(f"gis.kind_buttons.{k}"), "gis_kind", kind=k) for k in _other_kinds(search)],
     ]
 
 

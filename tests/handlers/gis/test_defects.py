@@ -1,5 +1,6 @@
 """Issue 17's map defects, each pinned by a test that failed before its fix: the reset reports the
-shelters it actually changed (item 16)."""
+shelters it actually changed (item 16); the menu's 「避難所・施設」 offers AEDs and facilities too
+(item 5)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,13 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import select
 
+from bot.catalog import t
 from bot.db import Database
 from handlers.gis.models import LayerScope, Place, PlaceKind, ShelterStatus
 from handlers.gis.service import seed as gis_seed
 from handlers.gis.service import shelters as shelter_service
+from tests.handlers.gis.conftest import USHIMADO_PORT
+from tests.support import LiveApp, fields, new_citizen, quick_replies, send_location_all, tap_all
 
 
 @pytest.fixture
@@ -50,3 +54,30 @@ def test_a_shelter_and_a_lone_emergency_site_count_as_two(db: Database) -> None:
             shelter_service.set_status(db_session=db_session, place=lone, status=ShelterStatus.OPEN, actor_name="t")
             expected = 2
         assert shelter_service.reset_all_statuses(db_session=db_session, actor_name="t") == expected
+
+
+# --- item 5: the menu's 「避難所・施設」 offers AEDs and facilities too --------------------------------
+
+
+def test_the_menu_button_offers_shelters_aeds_and_facilities(gis_app: LiveApp) -> None:
+    user = new_citizen(gis_app)
+    (question,) = tap_all(gis_app, user, "action=intent&name=shelter_search")
+    assert question["text"].startswith("近くの避難所をお探しします。")
+    assert t("gis.ask_other_kinds", others="AEDや公共施設") in question["text"]
+    actions = quick_replies(question)
+    assert actions[0]["type"] == "location"
+    assert [a["label"] for a in actions[1:]] == ["邑久", "牛窓", "長船", "AED", "公共施設"]
+
+    aed = next(a for a in actions if fields(a).get("kind") == "aed")
+    (asked,) = tap_all(gis_app, user, aed["data"])
+    assert asked["text"].startswith("近くのAEDをお探しします。")
+    assert [a["label"] for a in quick_replies(asked)[1:]] == ["邑久", "牛窓", "長船", "避難所", "公共施設"]
+    messages = send_location_all(gis_app, user, *USHIMADO_PORT)
+    assert t("gis.aed_note") in messages[0]["text"]
+
+    (question,) = tap_all(gis_app, user, "action=intent&name=shelter_search")
+    facility = next(a for a in quick_replies(question) if fields(a).get("kind") == "facility")
+    (asked,) = tap_all(gis_app, user, facility["data"])
+    assert asked["text"].startswith("近くの公共施設をお探しします。")
+    messages = tap_all(gis_app, user, next(a for a in quick_replies(asked) if a["label"] == "牛窓")["data"])
+    assert messages[0]["text"].startswith("牛窓町の公共施設です。")
