@@ -41,6 +41,7 @@ def show_setup(request: Request, actor: CurrentStaff, db_session: DbSession) -> 
             "procedures": list(procedures.values()),
             "offices": list(offices.values()),
             "rules": setup_service.get_all_rules(db_session=db_session),
+            "office_names": {o.id: o.name for o in offices.values()},
             "closures": setup_service.get_all_closures(db_session=db_session, since=today()),
             "fields": list(forms.FIELDS.values()),
             "weekdays": list(enumerate(WEEKDAYS)),
@@ -148,6 +149,14 @@ async def save_rule(request: Request, actor: CurrentStaff, db_session: DbSession
             flows.create_rule(db_session=db_session, rule_in=rule_in, actor=actor)
         else:
             flows.update_rule(db_session=db_session, rule=rule, rule_in=SlotRuleUpdate(**values), actor=actor)
+    except setup_service.OutsideOfficeHours as outside:
+        office = outside.office
+        return redirect(
+            SETUP,
+            error=f"予約枠の時間（{outside.start}〜{outside.end}）が、窓口「{office.name}」の受付時間"
+            f"（{office.opens}〜{office.closes}）の外にあるため、保存しませんでした。"
+            "受付時間の中で設定するか、先に窓口の受付時間を変更してください。",
+        )
     except (ValueError, ValidationError, ReservationError):
         return redirect(SETUP, error="予約枠のルールが正しくありません（曜日を選び、開始は終了より前にしてください）。")
     return redirect(SETUP, notice="予約枠のルールを保存しました。")

@@ -28,7 +28,15 @@ from handlers.reservations.models import (
     SlotRuleUpdate,
 )
 from handlers.reservations.service import slots
-from handlers.reservations.service.errors import AlreadyExists, NotFound
+from handlers.reservations.service.errors import AlreadyExists, NotFound, ReservationError
+
+
+class OutsideOfficeHours(ReservationError):
+    """A slot rule reaching outside its office's 受付時間: no slot would be made there."""
+
+    def __init__(self, office: Office, start: str, end: str) -> None:
+        super().__init__(f"{start}-{end} is outside {office.id}'s hours {office.opens}-{office.closes}")
+        self.office, self.start, self.end = office, start, end
 
 # Offices --------------------------------------------------------------------------------------
 
@@ -132,8 +140,10 @@ def get_all_rules(*, db_session: Session, office_id: str | None = None) -> list[
 
 def create_rule(*, db_session: Session, rule_in: SlotRuleCreate, now: datetime | None = None) -> SlotRule:
     _check_times(rule_in.start_time, rule_in.end_time)
-    if db_session.get(Office, rule_in.office_id) is None:
+    office = db_session.get(Office, rule_in.office_id)
+    if office is None:
         raise NotFound(rule_in.office_id)
+    _check_office_hours(office, rule_in.start_time, rule_in.end_time)
     rule = SlotRule(**rule_in.model_dump(), updated_at=clock.now())
     db_session.add(rule)
     db_session.flush()
@@ -145,7 +155,11 @@ def update_rule(
     *, db_session: Session, rule: SlotRule, rule_in: SlotRuleUpdate, now: datetime | None = None
 ) -> SlotRule:
     values = rule_in.model_dump(exclude_unset=True)
-    _check_times(values.get("start_time", rule.start_time), values.get("end_time", rule.end_time))
+    start, end = values.get("start_time") or rule.start_time, values.get("end_time") or rule.end_time
+    _check_times(start, end)
+    office = db_session.get(Office, rule.office_id)
+    if office is not None:
+        _check_office_hours(office, start, end)
     if "weekdays" in values and values["weekdays"] is not None:
         values["weekdays"] = sorted({int(d) for d in values["weekdays"] if 0 <= int(d) <= 6})
     for key, value in values.items():
@@ -166,6 +180,12 @@ def delete_rule(*, db_session: Session, rule: SlotRule, now: datetime | None = N
 def _check_times(start: str, end: str) -> None:
     if calendar.hhmm(start) >= calendar.hhmm(end):
         raise ValueError("start must be before end")
+
+
+def _check_office_hours(office: Office, start: str, end: str) -> None:
+    """Slots are made only inside the office's 受付時間, so a rule reaching past them is refused."""
+    if calendar.hhmm(start) < calendar.hhmm(office.opens) or calendar.hhmm(end) > calendar.hhmm(office.closes):
+        raise OutsideOfficeHours(office, start, end)
 
 
 # Closed days ----------------------------------------------------------------------------------

@@ -8,9 +8,12 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+from sqlalchemy import select
+
 from bot import clock
+from handlers.reservations.models import SlotRule
 from tests.admin.conftest import page_csrf, sign_in
-from tests.handlers.reservations.test_staff import book, people, post  # noqa: F401  (a fixture)
+from tests.handlers.reservations.test_staff import audit_entries, book, people, post  # noqa: F401  (a fixture)
 from tests.support import LiveApp
 
 
@@ -104,3 +107,37 @@ def test_the_number_on_the_card_opens_the_booking_with_a_name_or_birth_date(rsv_
     # Viewers cannot look up at all; the field's hint names the card's number.
     assert post(people["etsuran"], "/admin/reservations/lookup", {"token": "1"}).status_code == 403
     assert "予約番号" in counter.get("/admin/reservations").text
+
+
+def test_a_slot_rule_outside_the_office_hours_is_refused_with_the_reason(rsv_app: LiveApp, people) -> None:  # noqa: F811
+    counter = people["madoguchi"]
+    setup = "/admin/reservations-setup"
+    evening = {"office_id": "ushimado", "weekdays": "1", "start_time": "18:00", "end_time": "20:00", "is_active": "1"}
+    refused = post(counter, f"{setup}/rules", evening, setup)
+    assert refused.status_code == 303
+    page = counter.get(setup).text
+    assert "予約枠のルールを保存しました" not in page
+    assert "受付時間（08:30〜17:15）" in page and "18:00〜20:00" in page
+    assert audit_entries(rsv_app, "reservation.rule") == []
+    # An existing rule moved outside the hours is refused too and stays as it was.
+    saved = post(counter, f"{setup}/rules", {**evening, "start_time": "09:00", "end_time": "10:00"}, setup)
+    assert "予約枠のルールを保存しました" in counter.get(saved.headers["location"]).text
+    with rsv_app.db.session() as db_session:
+        rule = max(db_session.scalars(select(SlotRule)), key=lambda each: each.id)  # the one just added
+        rule_id = rule.id
+    moved = post(
+        counter,
+        f"{setup}/rules",
+        {**evening, "rule_id": str(rule_id), "start_time": "16:00", "end_time": "17:30"},
+        setup,
+    )
+    assert "受付時間（08:30〜17:15）" in counter.get(moved.headers["location"]).text
+    with rsv_app.db.session() as db_session:
+        unchanged = db_session.get(SlotRule, rule_id)
+        assert unchanged is not None and unchanged.end_time == "10:00"
+    # The table names offices, and the add form's weekdays sit in one row.
+    page = counter.get(setup).text
+    table = page.split('id="rules"')[1].split('id="add-rule"')[0]
+    assert "本庁 市民課" in table and "<td>honcho</td>" not in table and "<td>ushimado</td>" not in table
+    assert 'class="field weekday-row"' in page
+    assert ".weekday-row" in counter.get("/admin/static/admin.css").text
