@@ -33,6 +33,10 @@ from handlers.gis.service.search import Found, LayerIndex
 SHOWN = 5  # cards in the carousel
 PINS = 3  # LINE location messages (with the text and the carousel: LINE's five per reply)
 FAR_M = 2000
+# Outside the city, a nearest place farther than this is no help where the citizen is: the
+# neighbours' shelters (岡山市, 備前市) lie within a few km of any point in those cities, so beyond it
+# the point is out of the area the data cover (or the kind, AEDs and facilities, is the city's own).
+OUT_OF_AREA_M = 10_000
 # Facility types the NLU names, and the `type` values of the facility layer they mean.
 FACILITY_TYPES: dict[str, tuple[str, ...]] = {
     "市役所": ("市役所",),
@@ -254,6 +258,9 @@ def _answer_point(turn: Turn, search: dict[str, Any], lat: float, lon: float) ->
         scope=LayerScope.CITY if inside else None,
         where=_facility_filter(search),
     )
+    if not inside and (not found or min(f.distance_m for f in found) > OUT_OF_AREA_M):
+        turn.say(text_message(t("gis.out_of_area"), [location_item(t("gis.other_place_button"))]))
+        return
     lines = [] if inside else [t("gis.outside_city")]
     lines.append(t("gis.results_here", what=_what(search)))
     _say_results(turn, search, found, lines)

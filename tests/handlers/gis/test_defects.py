@@ -1,6 +1,7 @@
 """Issue 17's map defects, each pinned by a test that failed before its fix: the reset reports the
 shelters it actually changed (item 16); the menu's 「避難所・施設」 offers AEDs and facilities too
-(item 5)."""
+(item 5); a location far outside the city says what the service covers and the emergency numbers,
+not places hundreds of km away (item 7)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from bot.db import Database
 from handlers.gis.models import LayerScope, Place, PlaceKind, ShelterStatus
 from handlers.gis.service import seed as gis_seed
 from handlers.gis.service import shelters as shelter_service
-from tests.handlers.gis.conftest import USHIMADO_PORT
+from tests.handlers.gis.conftest import OKAYAMA_STATION, USHIMADO_PORT, of_type
 from tests.support import LiveApp, fields, new_citizen, quick_replies, send_location_all, tap_all
 
 
@@ -81,3 +82,35 @@ def test_the_menu_button_offers_shelters_aeds_and_facilities(gis_app: LiveApp) -
     assert asked["text"].startswith("近くの公共施設をお探しします。")
     messages = tap_all(gis_app, user, next(a for a in quick_replies(asked) if a["label"] == "牛窓")["data"])
     assert messages[0]["text"].startswith("牛窓町の公共施設です。")
+
+
+# --- item 7: a location far outside the city ------------------------------------------------------
+
+TOKYO = (35.6812, 139.7671)
+
+
+@pytest.mark.parametrize("kind", ["shelter", "aed", "facility"])
+def test_a_location_far_outside_the_city_says_what_the_service_covers_and_the_emergency_numbers(
+    gis_app: LiveApp, kind: str
+) -> None:
+    user = new_citizen(gis_app)
+    if kind != "shelter":
+        tap_all(gis_app, user, f"action=gis_kind&kind={kind}")
+    messages = send_location_all(gis_app, user, *TOKYO)
+    assert [m["type"] for m in messages] == ["text"]  # no places hundreds of km away
+    text = messages[0]["text"]
+    assert text == t("gis.out_of_area")
+    assert "瀬戸内市とその周辺" in text and "119番" in text and "110番" in text
+    assert "km" not in text
+    assert quick_replies(messages[0])[0]["type"] == "location"  # 別の場所で探す
+
+
+def test_a_neighbouring_city_still_gets_its_shelters_but_an_aed_too_far_to_use_is_not_offered(
+    gis_app: LiveApp,
+) -> None:
+    user = new_citizen(gis_app)
+    messages = send_location_all(gis_app, user, *OKAYAMA_STATION)
+    assert messages[0]["text"].startswith(t("gis.outside_city")) and len(of_type(messages, "location")) == 3
+    aed = next(a for a in quick_replies(messages[-1]) if fields(a).get("kind") == "aed")
+    (answer,) = tap_all(gis_app, user, aed["data"])  # the city's AEDs are 15 km and more from here
+    assert answer["text"] == t("gis.out_of_area")
