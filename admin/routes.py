@@ -331,7 +331,21 @@ def list_audit_entries(
         request,
         "audit.html",
         {
-            "entries": entries,
+            "entries": [
+                {
+                    "e": entry,
+                    "target": audit.target_of(db_session, entry),
+                    "before": audit.readable(entry.before),
+                    "after": audit.readable(entry.after),
+                }
+                for entry in entries
+            ],
+            # Failed sign-ins are not changes, so they are not entries; the admin sees them here.
+            "failed_logins": audit.get_failed_logins(
+                db_session=db_session, since=filters["since"], until=filters["until"]
+            )
+            if page == 1 and not staff and action in ("", "login", "login.locked")
+            else [],
             "total": total,
             "page": page,
             "has_more": page * AUDIT_PER_PAGE < total,

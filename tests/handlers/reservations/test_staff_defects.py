@@ -6,13 +6,15 @@ detail (item 11)."""
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 
+import httpx
 from sqlalchemy import select
 
+from admin import audit
 from bot import clock
 from handlers.reservations.models import SlotRule
-from tests.admin.conftest import page_csrf, sign_in
+from tests.admin.conftest import login_response, page_csrf, sign_in
 from tests.handlers.reservations.test_staff import audit_entries, book, people, post  # noqa: F401  (a fixture)
 from tests.support import LiveApp
 
@@ -141,3 +143,32 @@ def test_a_slot_rule_outside_the_office_hours_is_refused_with_the_reason(rsv_app
     assert "本庁 市民課" in table and "<td>honcho</td>" not in table and "<td>ushimado</td>" not in table
     assert 'class="field weekday-row"' in page
     assert ".weekday-row" in counter.get("/admin/static/admin.css").text
+
+
+def test_the_audit_log_reads_in_japanese_with_names_links_and_failed_logins(rsv_app: LiveApp, people) -> None:  # noqa: F811
+    reservation_id, _ = book(rsv_app)
+    counter, admin = people["madoguchi"], people["kanri"]
+    post(counter, f"/admin/reservations/{reservation_id}/cancel", {"reason": "窓口の都合"})
+    with rsv_app.db.session() as db_session:
+        audit.record(
+            db_session=db_session,
+            actor=None,
+            action="reservation.office",
+            target_type="office",
+            target_id="honcho",
+            before={"opens": "08:30", "updated_at": datetime(2026, 11, 24, 1, 0, tzinfo=UTC)},
+            after={"opens": "09:00", "name": "岡山 本庁", "updated_at": datetime(2026, 11, 24, 1, 5, tzinfo=UTC)},
+        )
+    # Two wrong passwords: failed sign-ins the admin sees.
+    stranger = httpx.Client(base_url=rsv_app.base_url)
+    for _ in range(2):
+        assert login_response(stranger, "madoguchi", "wrong-password-123").status_code == 401
+    page = admin.get("/admin/audit").text
+    entries = page.split('id="audit-entries"')[1].split("</table>")[0]
+    assert "\\u" not in entries and "Z</" not in entries and '"status"' not in entries
+    assert f'<a href="/admin/reservations/{reservation_id}">予約 #{reservation_id}</a>' in entries
+    assert "<dt>状態</dt><dd>予約中</dd>" in entries and "<dt>状態</dt><dd>取り消し</dd>" in entries
+    assert "窓口 本庁 市民課" in entries and "reservation #" not in entries and "office #" not in entries
+    assert "<dt>更新</dt><dd>2026/11/24 10:05</dd>" in entries and "岡山 本庁" in entries  # JST, not 01:05Z
+    failed = page.split('id="failed-logins"')[1]
+    assert failed.count("<td>madoguchi</td>") == 2
