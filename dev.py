@@ -42,10 +42,21 @@ def setup() -> None:
         print(f"Creating the virtual environment in {VENV} ...", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
     print("Installing the locked dependencies (first time takes a minute) ...", flush=True)
-    pip = [str(PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "--quiet"]
-    subprocess.run([*pip, "--require-hashes", "--only-binary=:all:", "-r", str(ROOT / "requirements.lock")], check=True)
-    subprocess.run([*pip, "--no-deps", "--no-build-isolation", "-e", str(ROOT)], check=True)
+    _pip("--require-hashes", "--only-binary=:all:", "-r", str(ROOT / "requirements.lock"))
+    _pip("--no-deps", "--no-build-isolation", "-e", str(ROOT))
     STAMP.write_text(_fingerprint())
+    locked = sum(1 for line in (ROOT / "requirements.lock").read_text().splitlines() if "==" in line)
+    print(f"Set-up done: {locked} locked packages and madoguchi in {VENV}.", flush=True)
+
+
+def _pip(*args: str) -> None:
+    """`pip install`, quiet: what pip says (warnings about the machine's own pip settings among it) is
+    shown only when it fails, so the first run prints a few lines before the demo's addresses."""
+    command = [str(PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "--quiet", *args]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.stderr.write(done.stdout + done.stderr)
+        sys.exit(f"Set-up failed: pip exited with {done.returncode} (its output is above).")
 
 
 def run(argv: list[str]) -> int:

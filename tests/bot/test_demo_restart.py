@@ -1,5 +1,5 @@
 """Starting and stopping the demo again (issue 17): `python3 dev.py demo` stopped by its PID stops
-`madoguchi demo` with it (item 19)."""
+`madoguchi demo` with it (item 19); the first set-up prints a few lines (item 20)."""
 
 from __future__ import annotations
 
@@ -44,3 +44,69 @@ def test_stopping_dev_py_by_its_pid_stops_the_command_it_runs() -> None:
         if _alive(child_pid):
             os.kill(child_pid, signal.SIGKILL)
         parent.stdout.close()
+
+
+# --- item 20: the first `python3 dev.py demo` prints a few lines, not a hundred warnings -------------
+
+
+def test_the_packaging_metadata_raises_no_setuptools_warning() -> None:
+    """`project.license` as a TOML table is deprecated (setuptools>=77 wants an SPDX string)."""
+    import warnings
+
+    from setuptools.config.pyprojecttoml import apply_configuration  # type: ignore[import-untyped]
+    from setuptools.dist import Distribution  # type: ignore[import-untyped]
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        dist = apply_configuration(Distribution(), ROOT / "pyproject.toml")
+    assert [str(w.message) for w in caught if "license" in str(w.message).lower()] == []
+    assert dist.metadata.license_expression == "MIT"
+
+
+def _setup_output(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], returncode: int
+) -> tuple[list[str], list[str], int | str | None]:
+    sys.path.insert(0, str(ROOT))
+    try:
+        import dev
+    finally:
+        sys.path.remove(str(ROOT))
+    venv_dir = tmp_path / "venv"
+    monkeypatch.setattr(dev, "VENV", venv_dir)
+    monkeypatch.setattr(dev, "PYTHON", venv_dir / "bin" / "python")
+    monkeypatch.setattr(dev, "STAMP", venv_dir / ".madoguchi-installed")
+
+    def create(self: object, path: Path) -> None:
+        (Path(path) / "bin").mkdir(parents=True)
+        (Path(path) / "bin" / "python").touch()
+
+    def pip(argv: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+        noise = "".join(f"WARNING: Location 'file:///x/{i}/' is ignored\n" for i in range(60))
+        return subprocess.CompletedProcess(argv, returncode, "", noise + ("ERROR: no such package\n" * returncode))
+
+    monkeypatch.setattr(dev.venv.EnvBuilder, "create", create)
+    monkeypatch.setattr(dev.subprocess, "run", pip)
+    code: int | str | None = None
+    try:
+        dev.setup()
+    except SystemExit as exc:
+        code = exc.code
+    out, err = capsys.readouterr()
+    return out.splitlines(), err.splitlines(), code
+
+
+def test_set_up_prints_a_few_lines_when_it_works(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out, err, code = _setup_output(tmp_path, monkeypatch, capsys, returncode=0)
+    assert code is None and err == []
+    assert 2 <= len(out) <= 4
+    assert out[-1].startswith("Set-up done:")
+
+
+def test_set_up_shows_what_pip_said_when_it_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _out, err, code = _setup_output(tmp_path, monkeypatch, capsys, returncode=1)
+    assert "ERROR: no such package" in err
+    assert isinstance(code, str) and "pip" in code
