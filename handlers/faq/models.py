@@ -1,19 +1,25 @@
 """The FAQ knowledge base: entries staff maintain, citizens' feedback on answers, and the questions
-the bot could not answer (counted, for staff to turn into new entries).
+the bot could not answer (counted, for staff to turn into new entries, add to an entry as another
+wording, or dismiss).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.db import Base, JSONType, UTCDateTime
 
 FAQ_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+# An official page citizens can open for the details: http(s) only, no spaces (LINE links it).
+URL_PATTERN = r"^(https?://[^\s<>\"]+)?$"
+MAX_URL = 500
+MAX_ALT_QUESTIONS = 50
 
 
 class FaqEntry(Base):
@@ -26,6 +32,8 @@ class FaqEntry(Base):
     alt_questions: Mapped[list[str]] = mapped_column(JSONType, default=list)
     answer: Mapped[str] = mapped_column(Text)
     tags: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    # The city's own page on the matter ("" when none): shown at the end of the answer.
+    url: Mapped[str] = mapped_column(String(MAX_URL), default="", server_default="")
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # Every edit moves this forward: the retrieval index rebuilds when it sees a newer one.
@@ -47,8 +55,16 @@ class FaqFeedback(Base):
 
 
 class UnansweredStatus(StrEnum):
-    OPEN = "open"
-    RESOLVED = "resolved"
+    OPEN = "open"  # 未回答: waiting for staff
+    RESOLVED = "resolved"  # made into an entry, or added to one as another wording
+    DISMISSED = "dismissed"  # not something the FAQ should answer: asked again, it stays dismissed
+
+
+UNANSWERED_STATUS_LABELS = {
+    UnansweredStatus.OPEN: "未回答",
+    UnansweredStatus.RESOLVED: "対応済み",
+    UnansweredStatus.DISMISSED: "対象外",
+}
 
 
 class UnansweredQuestion(Base):
@@ -66,34 +82,88 @@ class UnansweredQuestion(Base):
     status: Mapped[UnansweredStatus] = mapped_column(String(16), default=UnansweredStatus.OPEN, index=True)
     first_asked_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_asked_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    # When staff handled it, and the entry that answers it now (kept if it is asked again).
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    resolved_faq_id: Mapped[str | None] = mapped_column(String(64))
 
 
 # Schemas --------------------------------------------------------------------------------------
 
 
-def _clean_list(values: list[str]) -> list[str]:
-    return [v.strip() for v in values if v and v.strip()]
+def storable(value: str) -> str:
+    """What both databases can store: no NUL characters, lone surrogates as U+FFFD."""
+    value = value.replace("\x00", "")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        value = value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return value
+
+
+def _clean_text(value: str) -> str:
+    return storable(value).strip()
+
+
+def _required_text(value: str) -> str:
+    text = _clean_text(value)
+    if not text:
+        raise ValueError("空にはできません")
+    return text
+
+
+def _answer_text(value: str) -> str:
+    # Staff's line breaks are kept (they become paragraphs on LINE); only the ends are trimmed.
+    return _required_text(value.replace("\r\n", "\n").replace("\r", "\n"))
+
+
+def _clean_list(values: list[str] | None) -> list[str] | None:
+    """Trimmed, without empty lines or repeats, in the order given."""
+    if values is None:
+        return None
+    cleaned: list[str] = []
+    for value in values:
+        text = _clean_text(value)
+        if text and text not in cleaned:
+            cleaned.append(text)
+    return cleaned
+
+
+# Limits are checked on what was sent; the validators then trim it.
+Category = Annotated[str, Field(max_length=100), AfterValidator(_clean_text)]
+Question = Annotated[str, Field(min_length=1, max_length=500), AfterValidator(_required_text)]
+Answer = Annotated[str, Field(min_length=1, max_length=4000), AfterValidator(_answer_text)]
+Url = Annotated[str, Field(max_length=MAX_URL, pattern=URL_PATTERN), AfterValidator(_clean_text)]
+Wordings = Annotated[list[Annotated[str, Field(max_length=500)]], Field(max_length=MAX_ALT_QUESTIONS)]
+Tags = Annotated[list[Annotated[str, Field(max_length=100)]], Field(max_length=50)]
 
 
 class FaqEntryCreate(BaseModel):
-    id: str = Field(pattern=FAQ_ID_PATTERN)
-    category: str = Field(default="", max_length=100)
-    question: str = Field(min_length=1, max_length=500)
-    alt_questions: list[str] = Field(default_factory=list, max_length=50)
-    answer: str = Field(min_length=1, max_length=4000)
-    tags: list[str] = Field(default_factory=list, max_length=50)
+    """A new entry. Without an id, service.create makes one up."""
+
+    id: str | None = Field(default=None, pattern=FAQ_ID_PATTERN)
+    category: Category = ""
+    question: Question
+    alt_questions: Wordings = Field(default_factory=list)
+    answer: Answer
+    tags: Tags = Field(default_factory=list)
+    url: Url = ""
     is_active: bool = True
 
     _lists = field_validator("alt_questions", "tags")(_clean_list)
 
 
 class FaqEntryUpdate(BaseModel):
-    category: str | None = Field(default=None, max_length=100)
-    question: str | None = Field(default=None, min_length=1, max_length=500)
-    alt_questions: list[str] | None = Field(default=None, max_length=50)
-    answer: str | None = Field(default=None, min_length=1, max_length=4000)
-    tags: list[str] | None = Field(default=None, max_length=50)
+    """What changes (all optional; applied with model_dump(exclude_unset=True))."""
+
+    category: Category | None = None
+    question: Question | None = None
+    alt_questions: Wordings | None = None
+    answer: Answer | None = None
+    tags: Tags | None = None
+    url: Url | None = None
     is_active: bool | None = None
+
+    _lists = field_validator("alt_questions", "tags")(_clean_list)
 
 
 class FaqEntryRead(BaseModel):
@@ -105,6 +175,7 @@ class FaqEntryRead(BaseModel):
     alt_questions: list[str]
     answer: str
     tags: list[str]
+    url: str
     is_active: bool
     updated_at: datetime
 
@@ -126,3 +197,51 @@ class UnansweredQuestionRead(BaseModel):
     status: UnansweredStatus
     first_asked_at: datetime
     last_asked_at: datetime
+    resolved_at: datetime | None = None
+    resolved_faq_id: str | None = None
+
+
+class FaqEntryDraft(BaseModel):
+    """The new entry of a `new_entry` step: like FaqEntryCreate, its question optional (the
+    question the citizen asked, unless staff reword it)."""
+
+    category: Category = ""
+    question: Annotated[str, Field(max_length=500), AfterValidator(_clean_text)] = ""
+    alt_questions: Wordings = Field(default_factory=list)
+    answer: Answer
+    tags: Tags = Field(default_factory=list)
+    url: Url = ""
+
+    _lists = field_validator("alt_questions", "tags")(_clean_list)
+
+    def to_create(self, *, faq_id: str | None, question: str) -> FaqEntryCreate:
+        values: dict[str, Any] = self.model_dump()
+        values["question"] = self.question or question
+        return FaqEntryCreate(id=faq_id, **values)
+
+
+class UnansweredResolve(BaseModel):
+    """One step for an unanswered question: a new entry, another wording of an existing entry, or
+    out of scope. Each marks the question handled."""
+
+    action: Literal["new_entry", "add_alternative", "dismiss"]
+    # add_alternative: the entry it joins (required). new_entry: the new entry's id (optional).
+    faq_id: str | None = Field(default=None, pattern=FAQ_ID_PATTERN)
+    # The wording kept (default: what the citizen typed): staff may take a name or a number out.
+    text: Annotated[str, Field(max_length=500), AfterValidator(_clean_text)] = ""
+    # new_entry: the entry; its question defaults to `text`, then to what the citizen typed.
+    entry: FaqEntryDraft | None = None
+
+
+class FeedbackRow(BaseModel):
+    """One entry's 役に立った / 役に立たなかった, recently and in all, for the staff report."""
+
+    faq_id: str
+    question: str
+    is_active: bool
+    recent_helpful: int
+    recent_not_helpful: int
+    helpful: int
+    not_helpful: int
+    # How sure we are that the answer disappoints (a lower bound: few votes count for less).
+    concern: float

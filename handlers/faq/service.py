@@ -1,5 +1,6 @@
-"""FAQ rules: the knowledge base (create, update, seed), retrieval through an index that follows
-edits without a restart, citizens' feedback, and the questions we could not answer.
+"""FAQ rules: the knowledge base (create, update, search, seed), retrieval through an index that
+follows edits without a restart, citizens' feedback, and the questions we could not answer (which
+staff turn into entries, add to one as another wording, or dismiss).
 
 The retrieval index lives in the process, one per database, and is rebuilt when the entries
 change: every ask first reads the entries' count and newest `updated_at` (one indexed query), so
@@ -9,13 +10,18 @@ an edit made by staff in any process is answered from the next question on.
 from __future__ import annotations
 
 import hashlib
+import math
+import secrets
 import threading
 from collections import OrderedDict
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import case, delete, func, select
+from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session
 
 from bot import clock
@@ -26,8 +32,10 @@ from handlers.faq.models import (
     FaqEntryUpdate,
     FaqFeedback,
     FaqFeedbackSummary,
+    FeedbackRow,
     UnansweredQuestion,
     UnansweredStatus,
+    storable,
 )
 from nlu import FaqResult, get_embedded
 from nlu.faq import FaqDocument, FaqIndex, load_seed
@@ -36,6 +44,9 @@ from nlu.normalize import has_content, normalise
 
 SEED_FILE = Path(__file__).parent / "data" / "faq_seed.yml"
 MAX_STORED_QUESTION = 500
+MAX_ALT_QUESTIONS = 50
+# The feedback report's "recently".
+RECENT_FEEDBACK_DAYS = 30
 
 
 class FaqNotFound(Exception):
@@ -44,6 +55,14 @@ class FaqNotFound(Exception):
 
 class FaqExists(Exception):
     pass
+
+
+class TooManyWordings(Exception):
+    """The entry already has as many alternative questions as it may hold."""
+
+
+class AlreadyHandled(Exception):
+    """Someone handled (or dismissed) the unanswered question first."""
 
 
 # Entries ----------------------------------------------------------------------------------------
@@ -65,11 +84,39 @@ def get_all(*, db_session: Session, include_inactive: bool = False) -> list[FaqE
     return list(db_session.scalars(query))
 
 
+def search(*, db_session: Session, query: str = "", include_inactive: bool = True) -> list[FaqEntry]:
+    """Entries whose id, category, question, alternative questions, answer or tags contain every
+    word of `query` (全角/半角 and case folded). The knowledge base is small: matched here, not in SQL."""
+    entries = get_all(db_session=db_session, include_inactive=include_inactive)
+    words = normalise(query).split()
+    if not words:
+        return entries
+    return [e for e in entries if all(w in _haystack(e) for w in words)]
+
+
+def _haystack(entry: FaqEntry) -> str:
+    parts = [entry.id, entry.category, entry.question, *(entry.alt_questions or ()), entry.answer, *(entry.tags or ())]
+    return normalise("\n".join(parts))
+
+
+def get_categories(*, db_session: Session) -> list[str]:
+    return sorted({c for c in db_session.scalars(select(FaqEntry.category).distinct()) if c})
+
+
+def new_id(*, db_session: Session) -> str:
+    """A fresh id for an entry staff did not name ("faq_3f9a2c")."""
+    while True:
+        faq_id = "faq_" + secrets.token_hex(3)
+        if db_session.get(FaqEntry, faq_id) is None:
+            return faq_id
+
+
 def create(*, db_session: Session, faq_in: FaqEntryCreate) -> FaqEntry:
-    if db_session.get(FaqEntry, faq_in.id) is not None:
-        raise FaqExists(faq_in.id)
+    faq_id = faq_in.id or new_id(db_session=db_session)
+    if db_session.get(FaqEntry, faq_id) is not None:
+        raise FaqExists(faq_id)
     now = clock.now()
-    entry = FaqEntry(**faq_in.model_dump(), created_at=now, updated_at=now)
+    entry = FaqEntry(**(faq_in.model_dump() | {"id": faq_id}), created_at=now, updated_at=now)
     db_session.add(entry)
     db_session.flush()
     return entry
@@ -87,6 +134,29 @@ def update(*, db_session: Session, faq_entry: FaqEntry, faq_in: FaqEntryUpdate) 
 def deactivate(*, db_session: Session, faq_entry: FaqEntry) -> FaqEntry:
     """Stops answering with the entry; its feedback is kept."""
     faq_entry.is_active = False
+    faq_entry.updated_at = _later_than(faq_entry.updated_at)
+    db_session.flush()
+    return faq_entry
+
+
+def reactivate(*, db_session: Session, faq_entry: FaqEntry) -> FaqEntry:
+    """Answers with the entry again."""
+    faq_entry.is_active = True
+    faq_entry.updated_at = _later_than(faq_entry.updated_at)
+    db_session.flush()
+    return faq_entry
+
+
+def add_alternative(*, db_session: Session, faq_entry: FaqEntry, text: str) -> FaqEntry:
+    """Adds another wording to the entry's questions (once: a wording it has already is not repeated)."""
+    wording = storable(text).strip()[:MAX_STORED_QUESTION]
+    key = question_key(wording)
+    if any(question_key(q) == key for q in (faq_entry.question, *(faq_entry.alt_questions or ()))):
+        return faq_entry
+    if len(faq_entry.alt_questions or ()) >= MAX_ALT_QUESTIONS:
+        raise TooManyWordings(faq_entry.id)
+    # A new list, so the JSON column sees the change.
+    faq_entry.alt_questions = [*(faq_entry.alt_questions or ()), wording]
     faq_entry.updated_at = _later_than(faq_entry.updated_at)
     db_session.flush()
     return faq_entry
@@ -205,6 +275,66 @@ def feedback_summary(*, db_session: Session) -> list[FaqFeedbackSummary]:
     return [FaqFeedbackSummary(faq_id=f, helpful=int(h or 0), not_helpful=int(n - (h or 0))) for f, h, n in rows]
 
 
+def _verdicts(db_session: Session, since: datetime | None) -> dict[str, tuple[int, int]]:
+    """(役に立った, 役に立たなかった) per entry, counting citizens' latest verdicts given since `since`."""
+    helpful = func.sum(case((FaqFeedback.helpful.is_(True), 1), else_=0))
+    query = select(FaqFeedback.faq_id, helpful, func.count(FaqFeedback.id)).group_by(FaqFeedback.faq_id)
+    if since is not None:
+        query = query.where(FaqFeedback.updated_at >= since)
+    return {faq_id: (int(h or 0), int(n) - int(h or 0)) for faq_id, h, n in db_session.execute(query).all()}
+
+
+def feedback_counts(*, db_session: Session, since: datetime | None = None) -> dict[str, tuple[int, int]]:
+    """(役に立った, 役に立たなかった) per entry id (entries with no feedback are absent)."""
+    return _verdicts(db_session, since)
+
+
+def concern(not_helpful: int, total: int, z: float = 1.64) -> float:
+    """How sure we can be that an answer disappoints: the lower bound of the Wilson interval of the
+    役に立たなかった share. One vote of one counts for less than nine of ten."""
+    if total <= 0:
+        return 0.0
+    share = not_helpful / total
+    centre = share + z * z / (2 * total)
+    spread = z * math.sqrt((share * (1 - share) + z * z / (4 * total)) / total)
+    return round(max(0.0, (centre - spread) / (1 + z * z / total)), 4)
+
+
+class FeedbackPeriod(StrEnum):
+    RECENT = "recent"  # the last RECENT_FEEDBACK_DAYS days
+    ALL = "all"
+
+
+def feedback_report(*, db_session: Session, period: FeedbackPeriod = FeedbackPeriod.RECENT) -> list[FeedbackRow]:
+    """Every entry with feedback, poorest first (by `period`'s votes, then all votes)."""
+    recent = _verdicts(db_session, clock.now() - timedelta(days=RECENT_FEEDBACK_DAYS))
+    overall = _verdicts(db_session, None)
+    entries = {e.id: e for e in db_session.scalars(select(FaqEntry).where(FaqEntry.id.in_(list(overall))))}
+    rows = []
+    for faq_id, (helpful, not_helpful) in overall.items():
+        entry = entries.get(faq_id)
+        if entry is None:
+            continue
+        recent_helpful, recent_not_helpful = recent.get(faq_id, (0, 0))
+        chosen = (recent_not_helpful, recent_helpful + recent_not_helpful)
+        if period is FeedbackPeriod.ALL:
+            chosen = (not_helpful, helpful + not_helpful)
+        rows.append(
+            FeedbackRow(
+                faq_id=faq_id,
+                question=entry.question,
+                is_active=entry.is_active,
+                recent_helpful=recent_helpful,
+                recent_not_helpful=recent_not_helpful,
+                helpful=helpful,
+                not_helpful=not_helpful,
+                concern=concern(*chosen),
+            )
+        )
+    rows.sort(key=lambda r: (-r.concern, -concern(r.not_helpful, r.helpful + r.not_helpful), -r.not_helpful, r.faq_id))
+    return rows
+
+
 def question_key(text: str) -> str:
     """The same question however it is spaced or which width its characters are."""
     return hashlib.sha256("".join(normalise(text).split()).encode()).hexdigest()
@@ -238,26 +368,104 @@ def record_unanswered(*, db_session: Session, text: str, result: FaqResult | Non
             "last_asked_at": now,
             "best_faq_id": best_id,
             "best_score": best_score,
-            "status": UnansweredStatus.OPEN,
+            # Asked again after staff handled it: the answer did not reach the citizen, so it is
+            # open again. A question staff dismissed as out of scope stays dismissed.
+            "status": case(
+                (UnansweredQuestion.status == UnansweredStatus.DISMISSED, UnansweredStatus.DISMISSED),
+                else_=UnansweredStatus.OPEN,
+            ),
         },
     )
     db_session.execute(statement)
     return True
 
 
+class UnansweredOrder(StrEnum):
+    MOST_ASKED = "most"
+    NEWEST = "newest"
+
+
+def get_unanswered(*, db_session: Session, question_id: int) -> UnansweredQuestion | None:
+    return db_session.get(UnansweredQuestion, question_id)
+
+
 def get_all_unanswered(
-    *, db_session: Session, status: UnansweredStatus | None = UnansweredStatus.OPEN, limit: int = 200
+    *,
+    db_session: Session,
+    status: UnansweredStatus | None = UnansweredStatus.OPEN,
+    order: UnansweredOrder = UnansweredOrder.MOST_ASKED,
+    limit: int = 200,
+    offset: int = 0,
 ) -> list[UnansweredQuestion]:
-    query = select(UnansweredQuestion).order_by(
-        UnansweredQuestion.count.desc(), UnansweredQuestion.last_asked_at.desc()
-    )
+    """Most asked first (then the most recently asked), or the most recently asked first."""
+    ordering: list[Any] = [UnansweredQuestion.last_asked_at.desc(), UnansweredQuestion.id.desc()]
+    if order is UnansweredOrder.MOST_ASKED:
+        ordering.insert(0, UnansweredQuestion.count.desc())
+    query = select(UnansweredQuestion).order_by(*ordering)
     if status is not None:
         query = query.where(UnansweredQuestion.status == status)
-    return list(db_session.scalars(query.limit(limit)))
+    return list(db_session.scalars(query.limit(limit).offset(offset)))
 
 
-def resolve_unanswered(*, db_session: Session, question: UnansweredQuestion) -> UnansweredQuestion:
-    question.status = UnansweredStatus.RESOLVED
+@dataclass(frozen=True)
+class UnansweredCounts:
+    """Per status: how many questions, and how many times they were asked in all."""
+
+    questions: dict[str, int]
+    asked: dict[str, int]
+
+    @property
+    def open(self) -> int:
+        return self.questions[UnansweredStatus.OPEN.value]
+
+
+def count_unanswered(*, db_session: Session) -> UnansweredCounts:
+    rows = db_session.execute(
+        select(UnansweredQuestion.status, func.count(), func.coalesce(func.sum(UnansweredQuestion.count), 0)).group_by(
+            UnansweredQuestion.status
+        )
+    ).all()
+    questions = {s.value: 0 for s in UnansweredStatus}
+    asked = {s.value: 0 for s in UnansweredStatus}
+    for status, n, total in rows:
+        questions[str(status)] = int(n)
+        asked[str(status)] = int(total)
+    return UnansweredCounts(questions=questions, asked=asked)
+
+
+def _close(db_session: Session, question: UnansweredQuestion, status: UnansweredStatus, faq_id: str | None) -> None:
+    """Marks an open question handled, unless someone else did first (one conditional UPDATE:
+    two staff members cannot both act on it)."""
+    result = db_session.execute(
+        sql_update(UnansweredQuestion)
+        .where(UnansweredQuestion.id == question.id, UnansweredQuestion.status == UnansweredStatus.OPEN)
+        .values(status=status, resolved_at=clock.now(), resolved_faq_id=faq_id)
+        .execution_options(synchronize_session=False)
+    )
+    if affected_rows(result) != 1:
+        db_session.refresh(question)
+        raise AlreadyHandled(question.id)
+    db_session.refresh(question)
+
+
+def resolve_unanswered(
+    *, db_session: Session, question: UnansweredQuestion, faq_id: str | None = None
+) -> UnansweredQuestion:
+    """Marks it handled: `faq_id` answers it now. Raises AlreadyHandled when it is not open."""
+    _close(db_session, question, UnansweredStatus.RESOLVED, faq_id)
+    return question
+
+
+def dismiss_unanswered(*, db_session: Session, question: UnansweredQuestion) -> UnansweredQuestion:
+    """Out of scope: not for the FAQ. Asked again, it is counted and stays dismissed."""
+    _close(db_session, question, UnansweredStatus.DISMISSED, None)
+    return question
+
+
+def reopen_unanswered(*, db_session: Session, question: UnansweredQuestion) -> UnansweredQuestion:
+    """Back to 未回答 (a dismissal or a resolution undone)."""
+    question.status = UnansweredStatus.OPEN
+    question.resolved_at = None
     db_session.flush()
     return question
 
