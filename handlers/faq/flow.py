@@ -5,10 +5,15 @@ Which text comes here: text the NLU labels `faq` or cannot label confidently; af
 「よくある質問」 button, any question; and a question for information (where is the shelter, when is
 the office open) whose capability is not built yet, when the FAQ has a confident answer for it.
 `out_of_scope` gets a kind "not something the city can help with here".
+
+Answers are easier to read on a phone in short paragraphs: an answer staff wrote as one block is
+shown a sentence to a paragraph; one staff broke into lines (or bullets) is shown as they wrote it.
+The entry's official page, when it has one, closes the answer.
 """
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 
 from bot.catalog import t
@@ -148,15 +153,60 @@ def out_of_scope(turn: Turn) -> StepResult:
 
 
 def _valid_id(faq_id: str) -> bool:
-    import re
-
     return bool(re.fullmatch(FAQ_ID_PATTERN, faq_id))
+
+
+# Answer layout ------------------------------------------------------------------------------------
+
+_OPENING = "「『（(【［[〈《"
+_CLOSING = "」』）)】］]〉》"
+_SENTENCE_END = "。！？!?"
+
+
+def sentences(text: str) -> list[str]:
+    """The text's sentences, each ending at 。！？ outside brackets (「…。」 stays whole)."""
+    found: list[str] = []
+    current: list[str] = []
+    depth = 0
+    for index, char in enumerate(text):
+        current.append(char)
+        if char in _OPENING:
+            depth += 1
+        elif char in _CLOSING:
+            depth = max(0, depth - 1)
+        elif char in _SENTENCE_END and depth == 0:
+            following = text[index + 1 : index + 2]
+            if following and following in _SENTENCE_END:
+                continue  # 「！？」: one end
+            found.append("".join(current).strip())
+            current = []
+    rest = "".join(current).strip()
+    if rest:
+        found.append(rest)
+    return [s for s in found if s]
+
+
+def readable(answer: str) -> str:
+    """The answer in short paragraphs: staff's own line breaks kept; one block, a sentence each."""
+    text = answer.replace("\r\n", "\n").replace("\r", "\n").strip()
+    if "\n" in text:
+        lines = [line.rstrip() for line in text.split("\n")]
+        return re.sub(r"\n{3,}", "\n\n", "\n".join(lines))
+    return "\n\n".join(sentences(text))
+
+
+def answer_text(entry: FaqEntry) -> str:
+    """What the citizen reads: the question, the answer in paragraphs, the official page if any."""
+    body = readable(entry.answer)
+    if entry.url:
+        body += "\n\n" + t("faq.link", url=entry.url)
+    return t("faq.answer", question=entry.question, answer=body)
 
 
 def _say_answer(turn: Turn, entry: FaqEntry) -> None:
     turn.say(
         text_message(
-            t("faq.answer", question=entry.question, answer=entry.answer),
+            answer_text(entry),
             [
                 postback_item(
                     t("faq.helpful_button"), "faq_feedback", display=t("faq.helpful_button"), id=entry.id, helpful=1

@@ -1,6 +1,7 @@
 """FAQ end to end through the LINE sandbox, on SQLite and PostgreSQL: a question in, the answer out
-with feedback buttons; 「もしかして…」 candidates when unsure; an honest "わかりません" that is
-recorded for staff; feedback stored; the index following staff edits without a restart."""
+in short paragraphs with the official page and feedback buttons; 「もしかして…」 candidates when
+unsure; an honest "わかりません" that is recorded for staff; feedback stored; the index following
+staff edits without a restart."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from sqlalchemy import select
 from bot.capabilities import load as load_capabilities
 from bot.catalog import t
 from handlers.faq import service as faq_service
+from handlers.faq.flow import answer_text
 from handlers.faq.models import FaqEntryCreate, FaqEntryUpdate, FaqFeedback, UnansweredQuestion
 from tests.support import LiveApp, fields, live_app, new_citizen, quick_replies, say, tap
 
@@ -19,13 +21,45 @@ def test_a_question_gets_its_answer_with_feedback_buttons(faq_app: LiveApp) -> N
     with faq_app.db.session() as db_session:
         entry = faq_service.get(db_session=db_session, faq_id="sodai_gomi")
         assert entry is not None
-        assert message["text"] == t("faq.answer", question=entry.question, answer=entry.answer)
+        assert message["text"] == answer_text(entry)
     buttons = quick_replies(message)
     assert [b["label"] for b in buttons] == [t("faq.helpful_button"), t("faq.not_helpful_button")]
     assert [fields(b) for b in buttons] == [
         {"action": "faq_feedback", "id": "sodai_gomi", "helpful": "1"},
         {"action": "faq_feedback", "id": "sodai_gomi", "helpful": "0"},
     ]
+
+
+def test_an_answer_reads_in_short_paragraphs_and_ends_with_the_official_page(faq_app: LiveApp) -> None:
+    with faq_app.db.session() as db_session:
+        entry = faq_service.get(db_session=db_session, faq_id="sodai_gomi")
+        assert entry is not None and "\n" not in entry.answer  # the seed's answers are one block each
+        sentences = entry.answer.count("。")
+        faq_service.update(
+            db_session=db_session,
+            faq_entry=entry,
+            faq_in=FaqEntryUpdate(url="https://www.city.setouchi.lg.jp/sample/sodai"),
+        )
+    text = say(faq_app, new_citizen(faq_app), "粗大ごみを出したいのですが、どうしたらいいですか")["text"]
+    heading, *paragraphs, closing = text.split("\n\n")
+    assert heading.startswith("「") and closing == "この回答はお役に立ちましたか？"
+    *answer, link = paragraphs
+    assert len(answer) == sentences >= 3  # a sentence a paragraph, not one dense block
+    assert all(p.endswith("。") and "\n" not in p for p in answer)
+    assert link == "くわしくは、こちらのページをご覧ください。\nhttps://www.city.setouchi.lg.jp/sample/sodai"
+
+    # An answer staff broke into lines themselves (a list) is shown as they wrote it.
+    with faq_app.db.session() as db_session:
+        entry = faq_service.get(db_session=db_session, faq_id="sodai_gomi")
+        assert entry is not None
+        faq_service.update(
+            db_session=db_session,
+            faq_entry=entry,
+            faq_in=FaqEntryUpdate(answer="申し込みは電話で。\n・品目\n・個数\n\n\n\n収集日に出してください。", url=""),
+        )
+    text = say(faq_app, new_citizen(faq_app), "粗大ごみを出したいのですが、どうしたらいいですか")["text"]
+    assert "申し込みは電話で。\n・品目\n・個数\n\n収集日に出してください。\n\nこの回答は" in text
+    assert "https://" not in text
 
 
 def test_feedback_is_stored_per_faq_and_a_second_tap_replaces_the_first(faq_app: LiveApp) -> None:
@@ -56,7 +90,7 @@ def test_an_unsure_question_gets_candidates_and_a_choice_gets_its_answer(faq_app
     with faq_app.db.session() as db_session:
         entry = faq_service.get(db_session=db_session, faq_id="mynumber_pin_reset")
         assert entry is not None
-        assert answer["text"] == t("faq.answer", question=entry.question, answer=entry.answer)
+        assert answer["text"] == answer_text(entry)
 
 
 def test_none_of_the_candidates_records_the_question(faq_app: LiveApp) -> None:
@@ -114,7 +148,7 @@ def _answers_information_from_the_faq(faq_app: LiveApp) -> None:
     with faq_app.db.session() as db_session:
         entry = faq_service.get(db_session=db_session, faq_id="office_hours")
         assert entry is not None
-        assert answer["text"] == t("faq.answer", question=entry.question, answer=entry.answer)
+        assert answer["text"] == answer_text(entry)
     # A request to do something is never answered from the FAQ (its text would describe a service
     # the citizen cannot use yet): the welcome desk's honest answer stays.
     signup = say(faq_app, user, "お知らせの配信を止めたい")
