@@ -82,37 +82,55 @@ async def hand_back_waiting() -> int:
 
 
 async def fetch_images_now(*, db: Database, settings: Settings, client: LineClient) -> int:
-    """Fetches the images citizens sent into threads; each is tried a few times (LINE may be down)."""
-    with db.session() as db_session:
-        pending = handoff_service.images_to_fetch(db_session=db_session)
+    """Fetches the images citizens sent into threads; each is tried a few times (LINE may be down).
+    The database is used from worker threads only: on SQLite a transaction waits for the write lock,
+    and the event loop must never wait for it (the request holding it needs the loop to finish)."""
+    pending = await asyncio.to_thread(_images_to_fetch, db)
     fetched = 0
     for message_id in pending:
-        with db.session() as db_session:
-            message = handoff_service.get_message(db_session=db_session, message_id=message_id)
-            if message is None or message.line_message_id is None:
-                continue
-            line_id = message.line_message_id
-            message.fetch_attempts += 1
+        line_id = await asyncio.to_thread(_count_attempt, db, message_id)
+        if line_id is None:
+            continue
         try:
             data, media_type = await client.get_content(line_id)
         except Exception as exc:
             log.warning("image %s of a handoff thread could not be fetched: %s", message_id, type(exc).__name__)
             continue
-        with db.session() as db_session:
-            message = handoff_service.get_message(db_session=db_session, message_id=message_id)
-            if message is not None:
-                handoff_service.store_image(
-                    db_session=db_session, message=message, data=data, media_type=media_type, settings=settings
-                )
-                fetched += 1
+        fetched += await asyncio.to_thread(_store, db, settings, message_id, data, media_type)
     return fetched
 
 
+def _images_to_fetch(db: Database) -> list[int]:
+    with db.session() as db_session:
+        return handoff_service.images_to_fetch(db_session=db_session)
+
+
+def _count_attempt(db: Database, message_id: int) -> str | None:
+    """Counts one more try; answers the LINE message id to fetch (None: nothing to fetch)."""
+    with db.session() as db_session:
+        message = handoff_service.get_message(db_session=db_session, message_id=message_id)
+        if message is None or message.line_message_id is None:
+            return None
+        message.fetch_attempts += 1
+        return message.line_message_id
+
+
+def _store(db: Database, settings: Settings, message_id: int, data: bytes, media_type: str) -> bool:
+    with db.session() as db_session:
+        message = handoff_service.get_message(db_session=db_session, message_id=message_id)
+        if message is None:
+            return False
+        handoff_service.store_image(
+            db_session=db_session, message=message, data=data, media_type=media_type, settings=settings
+        )
+        return True
+
+
 async def fetch_images() -> int:
+    """Every 30 s: the images waiting to be fetched (a LINE client only when there are some)."""
     context = scheduler.context()
-    with context.db.session() as db_session:
-        if not handoff_service.images_to_fetch(db_session=db_session):
-            return 0
+    if not await asyncio.to_thread(_images_to_fetch, context.db):
+        return 0
     client = LineClient(context.settings)
     try:
         return await fetch_images_now(db=context.db, settings=context.settings, client=client)
