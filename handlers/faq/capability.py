@@ -14,7 +14,7 @@ from handlers.faq import service as faq_service
 
 
 def _admin() -> Sequence[Any]:
-    from handlers.faq.admin import SCREENS
+    from handlers.faq.admin.screens import SCREENS
 
     return SCREENS
 

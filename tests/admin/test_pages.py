@@ -54,6 +54,18 @@ def test_sections_not_built_yet_say_so(staff: dict[StaffRole, SignedIn]) -> None
         assert "準備中" in page.text
 
 
+def test_the_faq_section_and_its_panel_are_built(staff: dict[StaffRole, SignedIn]) -> None:
+    page = staff[StaffRole.VIEWER].client.get("/admin/faq")
+    assert page.status_code == 200 and "この機能は準備中です" not in page.text
+    assert 'id="faq-entries"' in page.text
+    nav_html = page.text.split('<nav class="site-nav"', 1)[1].split("</nav>", 1)[0]
+    faq_link = re.search(r'<a href="/admin/faq"[^>]*>(.*?)</a>', nav_html, re.S)
+    assert faq_link and "よくある質問" in faq_link.group(1) and "準備中" not in faq_link.group(1)
+    dashboard = staff[StaffRole.VIEWER].client.get("/admin/").text
+    panel = dashboard.split('id="panel-box-unanswered_questions"', 1)[1].split("</section>", 1)[0]
+    assert "準備中" not in panel and text_of(panel, "faq-unanswered-open") == "0"
+
+
 def test_dead_letters_are_listed_with_their_error_and_can_be_retried(
     admin_app: LiveApp, staff: dict[StaffRole, SignedIn]
 ) -> None:

@@ -63,8 +63,24 @@ ROUTES: list[tuple[str, str, str]] = [
     ("POST", "/admin/reservations-setup/closures", "ac"),
     ("POST", "/admin/reservations-setup/closures/{closure_id}/delete", "ac"),
     ("POST", "/admin/reservations-setup/purge", "a"),
-    # よくある質問, 地図情報: everyone reads; layers are the admin's, shelter status the counter's too.
+    # よくある質問: everyone reads entries, feedback and the 未回答 counts; what citizens typed (a
+    # question's page) and every change are the counter's and the admin's.
     ("GET", "/admin/faq", "acbv"),
+    ("GET", "/admin/faq/new", "ac"),
+    ("POST", "/admin/faq/new", "ac"),
+    ("GET", "/admin/faq/entries/{faq_id}", "acbv"),
+    ("POST", "/admin/faq/entries/{faq_id}", "ac"),
+    ("POST", "/admin/faq/entries/{faq_id}/deactivate", "ac"),
+    ("POST", "/admin/faq/entries/{faq_id}/reactivate", "ac"),
+    ("GET", "/admin/faq/unanswered", "acbv"),
+    ("GET", "/admin/faq/unanswered/{question_id}", "ac"),
+    ("POST", "/admin/faq/unanswered/{question_id}/new-entry", "ac"),
+    ("POST", "/admin/faq/unanswered/{question_id}/alternative", "ac"),
+    ("POST", "/admin/faq/unanswered/{question_id}/dismiss", "ac"),
+    ("POST", "/admin/faq/unanswered/{question_id}/reopen", "ac"),
+    ("GET", "/admin/faq/feedback", "acbv"),
+    ("GET", "/admin/faq/static/{name}", "acbv"),
+    # 地図情報: everyone reads; layers are the admin's, shelter status the counter's too.
     ("GET", "/admin/gis", "acbv"),
     ("GET", "/admin/gis/map", "acbv"),
     ("GET", "/admin/gis/shelters", "acbv"),
@@ -115,6 +131,11 @@ ROUTES: list[tuple[str, str, str]] = [
     ("POST", "/api/v1/faq/ask", "acbv"),  # read-only POST
     ("GET", "/api/v1/faq/unanswered", "ac"),
     ("GET", "/api/v1/faq/feedback", "acbv"),
+    ("GET", "/api/v1/faq/entries", "acbv"),
+    ("POST", "/api/v1/faq/entries", "ac"),
+    ("GET", "/api/v1/faq/entries/{faq_id}", "acbv"),
+    ("PATCH", "/api/v1/faq/entries/{faq_id}", "ac"),
+    ("POST", "/api/v1/faq/unanswered/{question_id}/resolve", "ac"),
     ("GET", "/api/v1/reservations/procedures", "acv"),
     ("GET", "/api/v1/reservations/slots", "acv"),
     ("POST", "/api/v1/reservations", "ac"),
