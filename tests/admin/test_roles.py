@@ -31,6 +31,7 @@ ROUTES: list[tuple[str, str, str]] = [
     # --- the admin pages -------------------------------------------------------------------------
     ("GET", "/admin/", "acbv"),
     ("GET", "/admin/citizens", "acbv"),
+    ("GET", "/admin/citizens/{citizen_id}", "acbv"),
     ("GET", "/admin/audit", "a"),
     ("GET", "/admin/inbox/dead", "av"),
     ("POST", "/admin/inbox/dead/{inbox_event_id}/retry", "a"),

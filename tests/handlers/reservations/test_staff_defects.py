@@ -6,13 +6,16 @@ detail (item 11)."""
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import UTC, datetime
 
 import httpx
 from sqlalchemy import select
 
 from admin import audit
+from bot import citizens as citizen_service
 from bot import clock
+from handlers.handoff.models import HandoffRequest, HandoffSource, HandoffStatus
 from handlers.reservations.models import SlotRule
 from tests.admin.conftest import login_response, page_csrf, sign_in
 from tests.handlers.reservations.test_staff import audit_entries, book, people, post  # noqa: F401  (a fixture)
@@ -172,3 +175,37 @@ def test_the_audit_log_reads_in_japanese_with_names_links_and_failed_logins(rsv_
     assert "<dt>更新</dt><dd>2026/11/24 10:05</dd>" in entries and "岡山 本庁" in entries  # JST, not 01:05Z
     failed = page.split('id="failed-logins"')[1]
     assert failed.count("<td>madoguchi</td>") == 2
+
+
+def test_a_citizen_has_a_page_with_their_bookings_signups_and_threads(rsv_app: LiveApp, people) -> None:  # noqa: F811
+    user = "U" + uuid.uuid4().hex
+    reservation_id, _ = book(rsv_app, user=user)
+    with rsv_app.db.session() as db_session:
+        citizen = citizen_service.get_or_create(db_session=db_session, line_user_id=user)
+        citizen.display_name = "せとうち花子"
+        citizen_id = citizen.id
+        thread = HandoffRequest(
+            line_user_id=user,
+            source=HandoffSource.TEXT,
+            status=HandoffStatus.OPEN,
+            office_open=True,
+            requested_at=clock.now(),
+        )
+        db_session.add(thread)
+        db_session.flush()
+        thread_id = thread.id
+    counter = people["madoguchi"]
+    listed = counter.get("/admin/citizens").text
+    assert f'href="/admin/citizens/{citizen_id}"' in listed
+    page = counter.get(f"/admin/citizens/{citizen_id}")
+    assert page.status_code == 200
+    assert "せとうち花子" in page.text and user in page.text
+    assert f'<a href="/admin/reservations/{reservation_id}">予約 No.{reservation_id}</a>' in page.text
+    assert "住民票" in page.text and "本庁" in page.text and "予約中" in page.text
+    assert f'href="/admin/handoff/{thread_id}"' in page.text and "未対応" in page.text
+    assert "申し込みはありません" in page.text
+    # A viewer reaches the same links, without the name or the full ID.
+    seen = people["etsuran"].get(f"/admin/citizens/{citizen_id}")
+    assert seen.status_code == 200 and "せとうち花子" not in seen.text and user not in seen.text
+    assert f'href="/admin/reservations/{reservation_id}"' in seen.text
+    assert counter.get("/admin/citizens/999999").status_code == 404
