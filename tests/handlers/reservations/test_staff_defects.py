@@ -1,7 +1,9 @@
 """Issue 17's counter-staff defects (SQLite and PostgreSQL): the printable form's 届出日 is the visit
 day (item 15), the "not today" warning names both days in Japanese (item 12), the booking's status
-comes first and in colour (item 10), and the 予約番号 on the card opens a booking only with a second
-detail (item 11)."""
+comes first and in colour (item 10), the 予約番号 on the card opens a booking only with a second
+detail (item 11), the audit log reads in Japanese with names, links and failed sign-ins (item 13), a slot
+rule outside the office's hours is refused (item 14), and a citizen's page leads to their bookings,
+class signups and handoff threads (item 17)."""
 
 from __future__ import annotations
 
@@ -15,9 +17,11 @@ from sqlalchemy import select
 from admin import audit
 from bot import citizens as citizen_service
 from bot import clock
+from handlers.classes.models import Channel
 from handlers.handoff.models import HandoffRequest, HandoffSource, HandoffStatus
 from handlers.reservations.models import SlotRule
 from tests.admin.conftest import login_response, page_csrf, sign_in
+from tests.handlers.classes.test_service import new_session, person, sign_up
 from tests.handlers.reservations.test_staff import audit_entries, book, people, post  # noqa: F401  (a fixture)
 from tests.support import LiveApp
 
@@ -194,6 +198,8 @@ def test_a_citizen_has_a_page_with_their_bookings_signups_and_threads(rsv_app: L
         db_session.add(thread)
         db_session.flush()
         thread_id = thread.id
+    class_id = new_session(rsv_app.db)
+    sign_up(rsv_app.db, rsv_app.settings, class_id, person(1), channel=Channel.LINE, user=user)
     counter = people["madoguchi"]
     listed = counter.get("/admin/citizens").text
     assert f'href="/admin/citizens/{citizen_id}"' in listed
@@ -203,7 +209,7 @@ def test_a_citizen_has_a_page_with_their_bookings_signups_and_threads(rsv_app: L
     assert f'<a href="/admin/reservations/{reservation_id}">予約 No.{reservation_id}</a>' in page.text
     assert "住民票" in page.text and "本庁" in page.text and "予約中" in page.text
     assert f'href="/admin/handoff/{thread_id}"' in page.text and "未対応" in page.text
-    assert "申し込みはありません" in page.text
+    assert f'<a href="/admin/classes/{class_id}">はじめてのスマホ教室</a>' in page.text and "参加決定" in page.text
     # A viewer reaches the same links, without the name or the full ID.
     seen = people["etsuran"].get(f"/admin/citizens/{citizen_id}")
     assert seen.status_code == 200 and "せとうち花子" not in seen.text and user not in seen.text
