@@ -38,6 +38,7 @@ class OutsideOfficeHours(ReservationError):
         super().__init__(f"{start}-{end} is outside {office.id}'s hours {office.opens}-{office.closes}")
         self.office, self.start, self.end = office, start, end
 
+
 # Offices --------------------------------------------------------------------------------------
 
 
