@@ -202,11 +202,12 @@ class SecurityHeaders:
 # --- what the platform asks of the staff UI (bot/capabilities.py loads this package by name) -------
 
 
-def ensure_demo_user(*, db_session: Any) -> tuple[str, str]:
-    """The demo staff login (name, password), created once and kept."""
+def ensure_demo_user(*, db_session: Any, password: str | None = None) -> tuple[str, str]:
+    """The demo staff login (name, password): with `password` (kept in ./var by the demo), the same
+    after every restart."""
     from admin.users import ensure_demo_user as ensure
 
-    return ensure(db_session=db_session)
+    return ensure(db_session=db_session, password=password)
 
 
 def command_group() -> Any:

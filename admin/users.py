@@ -197,9 +197,10 @@ def new_password() -> str:
     return "".join(secrets.choice(alphabet) for _ in range(16))
 
 
-def ensure_demo_user(*, db_session: Session) -> tuple[str, str]:
-    """Creates (or resets) the demo administrator with a fresh random password; answers (name, password)."""
-    password = new_password()
+def ensure_demo_user(*, db_session: Session, password: str | None = None) -> tuple[str, str]:
+    """Creates (or resets) the demo administrator with `password` (the one kept in ./var by `madoguchi
+    demo`), or a fresh random one; answers (name, password)."""
+    password = password or new_password()
     actor = Actor.system()
     user = get_by_name(db_session=db_session, name=DEMO_USER)
     if user is None:

@@ -149,6 +149,10 @@ def create_app(
         )
         app.state.sandbox = platform
         app.include_router(create_sandbox_router(platform))
+        if settings.demo_mode:
+            from bot.demo import restore_sandbox_citizens
+
+            restore_sandbox_citizens(platform, db)
 
     capability_list.staff_ui().register(app, capabilities)
     # Outermost: a body over its limit is refused while it is read, before any route holds it.

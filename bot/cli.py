@@ -44,7 +44,7 @@ def demo(host: str, port: int, var_dir: Path) -> None:
     from fastapi import FastAPI
 
     from bot.app import create_app
-    from bot.demo import demo_settings, deploy_rich_menu_when_up
+    from bot.demo import demo_secrets, demo_settings, deploy_rich_menu_when_up
     from bot.migrate import upgrade
     from bot.seed import load_demo_data
 
@@ -54,7 +54,7 @@ def demo(host: str, port: int, var_dir: Path) -> None:
         raise click.ClickException(str(exc)) from None
     _logging("WARNING")
     upgrade(settings.database_url)
-    login = load_demo_data(settings)
+    login = load_demo_data(settings, staff_password=demo_secrets(var_dir)["demo_staff_password"])
     base = settings.public_base_url
 
     async def announce(app: FastAPI) -> None:

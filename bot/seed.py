@@ -8,7 +8,9 @@ from bot.db import Database
 from bot.settings import Settings
 
 
-def load_demo_data(settings: Settings, capabilities: Capabilities | None = None) -> tuple[str, str] | None:
+def load_demo_data(
+    settings: Settings, capabilities: Capabilities | None = None, *, staff_password: str | None = None
+) -> tuple[str, str] | None:
     """Idempotent: loads what is missing (each capability's seed, in its own transaction); answers
     the demo staff login (name, password)."""
     db = Database(settings.database_url)
@@ -19,7 +21,7 @@ def load_demo_data(settings: Settings, capabilities: Capabilities | None = None)
                     capability.seed(db_session)
         staff_ui = capability_list.staff_ui()
         with db.session() as db_session:
-            login: tuple[str, str] = staff_ui.ensure_demo_user(db_session=db_session)
+            login: tuple[str, str] = staff_ui.ensure_demo_user(db_session=db_session, password=staff_password)
             return login
     finally:
         db.dispose()

@@ -92,7 +92,10 @@ def _row(db_session: Session, chat_id: str) -> ChatTranscript | None:
 def _load(row: ChatTranscript | None, settings: Settings, since: datetime) -> list[Entry]:
     if row is None:
         return []
-    raw = json.loads(crypto.decrypt(row.entries_enc, settings))
+    try:
+        raw = json.loads(crypto.decrypt(row.entries_enc, settings))
+    except crypto.CannotDecrypt:
+        return []  # written under a key no longer configured: context only, it starts again
     entries = [Entry(datetime.fromisoformat(e["at"]), e["sender"], e["text"]) for e in raw]
     return [e for e in entries if e.at >= since]
 

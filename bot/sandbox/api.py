@@ -130,6 +130,10 @@ def _to_response(result: ApiResponse, request_id: str | None = None) -> Response
 
 
 # --- the chat page and its JSON API ------------------------------------------------------------------
+# What the chat page shows (in Japanese, like everything on it).
+UNKNOWN_CITIZEN = "その利用者は見つかりません。ページを読み込み直して、利用者を選び直してください。"
+
+
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"message": message}, status_code=status)
 
@@ -144,7 +148,7 @@ def _add_chat_routes(router: APIRouter, platform: SandboxPlatform) -> None:
     @router.get("/sandbox/static/{name}")
     async def static_file(name: str) -> Response:
         if name not in STATIC_FILES:
-            return _error(404, "Not found")
+            return _error(404, "見つかりません")
         return FileResponse(STATIC_DIR / name, media_type=STATIC_FILES[name], headers={"Cache-Control": "no-store"})
 
     @router.get("/sandbox/api/citizens")
@@ -166,7 +170,7 @@ def _add_chat_routes(router: APIRouter, platform: SandboxPlatform) -> None:
         try:
             result = await platform.citizen_event(user_id, payload)
         except KeyError:
-            return _error(404, "no such citizen")
+            return _error(404, UNKNOWN_CITIZEN)
         except ValueError as exc:
             return _error(400, str(exc))
         return JSONResponse(result, status_code=502 if result["status"] == 0 else 200)
@@ -176,7 +180,7 @@ def _add_chat_routes(router: APIRouter, platform: SandboxPlatform) -> None:
         try:
             return JSONResponse(platform.timeline(user_id, after), headers={"Cache-Control": "no-store"})
         except KeyError:
-            return _error(404, "no such citizen")
+            return _error(404, UNKNOWN_CITIZEN)
 
     @router.get("/sandbox/api/richmenu")
     async def rich_menu(userId: str | None = None) -> JSONResponse:
@@ -188,7 +192,7 @@ def _add_chat_routes(router: APIRouter, platform: SandboxPlatform) -> None:
     async def rich_menu_image(richMenuId: str | None = None) -> Response:
         image = platform.rich_menu_image(richMenuId)
         if image is None:
-            return _error(404, "no rich menu image")
+            return _error(404, "リッチメニューの画像がありません")
         return Response(image[0], media_type=image[1])
 
 

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 def create_citizen(platform: SandboxPlatform, display_name: str) -> SandboxUser:
     name = display_name.strip()
     if not name or len(name) > 20:
-        raise ValueError("displayName must be 1 to 20 characters")
+        raise ValueError("名前は1〜20文字で入れてください")
     user_id = new_user_id()
     platform.add_user(user_id, name, followed=False)
     return platform._users[user_id]
@@ -81,9 +81,9 @@ def citizen_event_fields(request: dict[str, Any]) -> tuple[str, dict[str, Any], 
     if kind == "text":
         text = request.get("text")
         if not isinstance(text, str) or not text.strip():
-            raise ValueError("text must be a non-empty string")
+            raise ValueError("メッセージを入れてください")
         if validation.utf16_length(text) > validation.MAX_TEXT_UTF16:
-            raise ValueError("text must be 5000 UTF-16 code units or fewer")
+            raise ValueError("メッセージが長すぎます（LINEの上限は5000文字です）")
         return "text", {"text": text}, {"text": text}
     if kind == "location":
         return _citizen_location(request)
@@ -97,16 +97,16 @@ def citizen_event_fields(request: dict[str, Any]) -> tuple[str, dict[str, Any], 
         return "sticker", fields, {"packageId": fields["package_id"], "stickerId": fields["sticker_id"]}
     if kind in ("follow", "unfollow", "image"):
         return kind, {}, {}
-    raise ValueError("kind must be one of text, location, postback, sticker, image, follow, unfollow")
+    raise ValueError("送れない種類のイベントです")
 
 
 def _citizen_location(request: dict[str, Any]) -> tuple[str, dict[str, Any], dict[str, Any]]:
     try:
         latitude, longitude = float(request["latitude"]), float(request["longitude"])
     except (KeyError, TypeError, ValueError) as exc:
-        raise ValueError("latitude and longitude must be numbers") from exc
+        raise ValueError("緯度・経度は数字で入れてください") from exc
     if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
-        raise ValueError("latitude/longitude out of range")
+        raise ValueError("緯度は -90〜90、経度は -180〜180 の数字で入れてください")
     fields: dict[str, Any] = {"latitude": latitude, "longitude": longitude}
     for key in ("title", "address"):
         if request.get(key):
@@ -117,10 +117,10 @@ def _citizen_location(request: dict[str, Any]) -> tuple[str, dict[str, Any], dic
 def _citizen_postback(request: dict[str, Any]) -> tuple[str, dict[str, Any], dict[str, Any]]:
     data = request.get("data")
     if not isinstance(data, str) or not 1 <= len(data) <= validation.MAX_POSTBACK_DATA:
-        raise ValueError("data must be a string of 1 to 300 characters")
+        raise ValueError("ボタンのデータが正しくありません（1〜300文字）")
     params = request.get("params") or {}
     if not isinstance(params, dict):
-        raise ValueError("params must be an object")
+        raise ValueError("ボタンのデータが正しくありません")
     display_text = request.get("displayText")
     shown: dict[str, Any] = {"data": data, "params": params}
     if isinstance(display_text, str) and display_text:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -110,3 +111,33 @@ def test_set_up_shows_what_pip_said_when_it_fails(
     _out, err, code = _setup_output(tmp_path, monkeypatch, capsys, returncode=1)
     assert "ERROR: no such package" in err
     assert isinstance(code, str) and "pip" in code
+
+
+def test_a_restarted_demo_keeps_its_staff_password_and_the_sandbox_knows_its_citizens(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Item 18: restarting `madoguchi demo` with ./var kept: the same staff login, and the sandbox's
+    citizens (kept in memory) are known again from the database, so their chat goes on."""
+    from admin import users
+    from bot.demo import demo_secrets
+    from bot.seed import load_demo_data
+    from tests.support import live_app, new_citizen, post_webhook, say_all, settled, wait_until
+
+    first = demo_secrets(tmp_path)["demo_staff_password"]
+    assert demo_secrets(tmp_path)["demo_staff_password"] == first  # kept in ./var
+    keys: dict[str, Any] = {"secret_key": "k" * 40, "personal_data_key": ""}  # kept in ./var: the same after a restart
+    with live_app(database_url, demo_mode=True, **keys) as app:
+        logins = [load_demo_data(app.settings, staff_password=first) for _ in range(2)]  # two starts
+        assert logins == [("demo", first), ("demo", first)]
+        with app.db.session() as db_session:
+            user = users.get_by_name(db_session=db_session, name="demo")
+            assert user is not None and users.verify_password(user.password_hash, first)
+        citizen = new_citizen(app, "牛窓 太郎")
+        assert post_webhook(app, [app.sandbox.make_event("follow", citizen)]).status_code == 200  # 友だち追加
+        wait_until(lambda: settled(app) and app.sandbox.deliveries(to=citizen), what="the greeting")
+    with live_app(database_url, demo_mode=True, **keys) as restarted:  # the same database, a new sandbox
+        known = restarted.sandbox.user(citizen)
+        assert known is not None and known.display_name == "牛窓 太郎"
+        assert say_all(restarted, citizen, "こんにちは")  # the chat goes on
+    with live_app(database_url) as not_demo:  # only the demo restores (tests and serve start empty)
+        assert not_demo.sandbox.user(citizen) is None

@@ -48,3 +48,13 @@ def test_nothing_is_kept_with_zero(database_url: str) -> None:
         db: Database = app.db
         with db.session() as db_session:
             assert db_session.execute(text("SELECT count(*) FROM chat_transcripts")).scalar() == 0
+
+
+def test_a_transcript_under_a_key_no_longer_configured_starts_again(database_url: str) -> None:
+    """A new PERSONAL_DATA_KEY (or SECRET_KEY) must not break answering: the old context is dropped."""
+    with live_app(database_url, secret_key="a" * 40, personal_data_key="") as app:
+        user = new_citizen(app)
+        say_all(app, user, "こんにちは")
+    with live_app(database_url, secret_key="b" * 40, personal_data_key="") as app:
+        assert say_all(app, user, "ありがとう")  # answered
+        assert [sender for sender, _ in entries(app, user)] == ["citizen", "bot"]
