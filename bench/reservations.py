@@ -31,10 +31,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.webhook import drop_database, fresh_database, postgres_reachable  # noqa: E402
-from bot import clock  # noqa: E402
+from bot import clock, qr  # noqa: E402
 from bot.db import Database  # noqa: E402
 from bot.settings import load_settings  # noqa: E402
-from bot import qr  # noqa: E402
 from handlers.reservations.models import CounterSlot, ReservationChannel, ReservationCreate  # noqa: E402
 from handlers.reservations.service import reservations as reservation_service  # noqa: E402
 from handlers.reservations.service import seed as counter_seed  # noqa: E402
