@@ -77,10 +77,32 @@ def question_after_prompt(turn: Turn) -> bool:
 # Steps ------------------------------------------------------------------------------------------
 
 
+MAX_BUTTONS = 12  # LINE shows at most 13 quick replies
+
+
 def prompt_question(turn: Turn) -> StepResult:
-    """The menu's 「よくある質問」: asks for the question in the citizen's own words."""
-    turn.say(text_message(t("faq.prompt")))
+    """The menu's 「よくある質問」: the question in the citizen's own words, or (for those who would
+    rather not type) the topics as buttons, then that topic's questions."""
+    categories = list(dict.fromkeys(e.category for e in faq_service.get_all(db_session=turn.db_session) if e.category))
+    items = [postback_item(c, "faq_cat", display=c, c=c) for c in categories[:MAX_BUTTONS]]
+    turn.say(text_message(t("faq.prompt_with_topics") if items else t("faq.prompt"), items))
     return State.QUESTION
+
+
+def show_category(turn: Turn) -> StepResult:
+    """A topic button: its questions, numbered, each a button that shows the answer."""
+    category = turn.postback_fields.get("c", "")
+    entries = [e for e in faq_service.get_all(db_session=turn.db_session) if e.category == category][:MAX_BUTTONS]
+    if not entries:
+        turn.say(menu_text(t("faq.gone")))
+        return END
+    choices = "\n".join(t("faq.choice", number=i, question=e.question) for i, e in enumerate(entries, start=1))
+    items = [
+        postback_item(t("faq.choice", number=i, question=e.question), "faq", display=e.question, id=e.id)
+        for i, e in enumerate(entries, start=1)
+    ]
+    turn.say(text_message(t("faq.topic", category=category, choices=choices), items))
+    return END
 
 
 def answer_question(turn: Turn) -> StepResult:
@@ -239,6 +261,7 @@ FLOW = Flow(
         on_postback("faq", show_chosen),
         on_postback("faq_none", none_of_these),
         on_postback("faq_feedback", record_feedback),
+        on_postback("faq_cat", show_category),
         Route(asks_question, answer_question, "text:faq-or-unsure"),
         Route(answerable_for_unbuilt_capability, answer_question, "text:faq-for-unbuilt-capability"),
         on_intent("faq", prompt_question),

@@ -129,9 +129,25 @@ def test_the_same_unanswered_question_is_counted_not_duplicated(faq_app: LiveApp
 
 def test_the_menu_button_asks_for_the_question_then_answers_it(faq_app: LiveApp) -> None:
     user = new_citizen(faq_app)
-    assert tap(faq_app, user, "action=intent&name=faq")["text"] == t("faq.prompt")
+    assert tap(faq_app, user, "action=intent&name=faq")["text"] == t("faq.prompt_with_topics")
     answer = say(faq_app, user, "図書館のカードを作りたい")
     assert "図書館" in answer["text"] and quick_replies(answer)[0]["label"] == t("faq.helpful_button")
+
+
+def test_without_typing_a_topic_then_a_question_shows_the_answer(faq_app: LiveApp) -> None:
+    """Issue 17, item 6: seniors who cannot type find the answers by buttons: topics, then questions."""
+    user = new_citizen(faq_app)
+    prompt = tap(faq_app, user, "action=intent&name=faq")
+    topics = [a["label"] for a in quick_replies(prompt)]
+    assert "子育て" in topics and "ごみ・環境" in topics and 1 < len(topics) <= 13
+    listed = tap(faq_app, user, next(a for a in quick_replies(prompt) if a["label"] == "子育て")["data"])
+    with faq_app.db.session() as db_session:
+        questions = [e.question for e in faq_service.get_all(db_session=db_session) if e.category == "子育て"]
+    assert listed["text"].startswith("「子育て」のよくある質問です。")
+    assert all(q in listed["text"] for q in questions) and len(quick_replies(listed)) == len(questions)
+    answer = tap(faq_app, user, quick_replies(listed)[0]["data"])
+    assert answer["text"].startswith(f"「{questions[0]}」") or questions[0] in answer["text"]
+    assert quick_replies(answer)[0]["label"] == t("faq.helpful_button")
 
 
 def test_a_capability_not_built_yet_is_answered_from_the_faq_when_it_can_be(database_url: str) -> None:
