@@ -31,6 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.together import run_together  # noqa: E402
 from bench.webhook import drop_database, fresh_database, postgres_reachable  # noqa: E402
 from bot import clock  # noqa: E402
 from bot.db import Database  # noqa: E402
@@ -110,29 +111,16 @@ def sequential(url: str, settings: Settings, session_ids: list[int], people: Peo
 
 def parallel(url: str, settings: Settings, session_ids: list[int], people: People, count: int, threads: int) -> float:
     engines = [Database(url) for _ in range(min(threads, ENGINES))]
-    barrier = threading.Barrier(threads + 1)
-    errors: list[BaseException] = []
 
     def work(t: int) -> None:
-        barrier.wait()
         for i in range(t, count, threads):
-            try:
-                sign_up(engines[t % len(engines)], settings, session_ids[(i * 7 + t) % len(session_ids)], people.take())
-            except BaseException as exc:  # pragma: no cover - reported
-                errors.append(exc)
+            sign_up(engines[t % len(engines)], settings, session_ids[(i * 7 + t) % len(session_ids)], people.take())
 
-    workers = [threading.Thread(target=work, args=(t,)) for t in range(threads)]
-    for worker in workers:
-        worker.start()
-    barrier.wait()
-    started = time.perf_counter()
-    for worker in workers:
-        worker.join()
-    elapsed = time.perf_counter() - started
-    for engine in engines:
-        engine.dispose()
-    if errors:
-        raise errors[0]
+    try:
+        elapsed = run_together(threads, work)
+    finally:
+        for engine in engines:
+            engine.dispose()
     return count / elapsed
 
 

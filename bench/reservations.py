@@ -17,6 +17,7 @@ Then QR PNG generation time per image (original 1024 px and preview 240 px, unca
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import sys
@@ -30,6 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.together import run_together  # noqa: E402
 from bench.webhook import drop_database, fresh_database, postgres_reachable  # noqa: E402
 from bot import clock, qr  # noqa: E402
 from bot.db import Database  # noqa: E402
@@ -100,31 +102,17 @@ def single_threaded(url: str, settings: object, slots: list[int], count: int) ->
 
 def parallel(url: str, settings: object, slots: list[int], count: int, threads: int) -> float:
     engines = [Database(url) for _ in range(min(threads, 4))]
-    barrier = threading.Barrier(threads + 1)
-    errors: list[BaseException] = []
 
     def work(n: int) -> None:
-        barrier.wait()
         for i in range(n, count, threads):
-            try:
+            with contextlib.suppress(SlotFull):  # a full slot is an answer, not an error
                 book(engines[n % len(engines)], settings, slots[(i * 7 + n) % len(slots)])
-            except SlotFull:
-                pass
-            except BaseException as exc:  # pragma: no cover - reported
-                errors.append(exc)
 
-    workers = [threading.Thread(target=work, args=(n,)) for n in range(threads)]
-    for worker in workers:
-        worker.start()
-    barrier.wait()
-    started = time.perf_counter()
-    for worker in workers:
-        worker.join()
-    elapsed = time.perf_counter() - started
-    for engine in engines:
-        engine.dispose()
-    if errors:
-        raise errors[0]
+    try:
+        elapsed = run_together(threads, work)
+    finally:
+        for engine in engines:
+            engine.dispose()
     return count / elapsed
 
 

@@ -469,15 +469,24 @@ def _own_signup(turn: Turn, signup_id: object) -> Signup | None:
     return signup
 
 
-def show_signup(turn: Turn) -> StepResult:
-    """「QRコードを表示」: the signup's card (and QR code) again."""
+def _own_live_signup(turn: Turn) -> tuple[Signup, ClassSession] | None:
+    """The postback's signup and its session, if it is this LINE user's and not cancelled; else says so."""
     signup = _own_signup(turn, turn.postback_fields.get("id"))
     if signup is None:
-        return END
+        return None
     session = sessions.get(db_session=turn.db_session, session_id=signup.session_id)
     if session is None or signup.status == SignupStatus.CANCELLED:
         turn.say(menu_text(t("classes.not_found")))
+        return None
+    return signup, session
+
+
+def show_signup(turn: Turn) -> StepResult:
+    """「QRコードを表示」: the signup's card (and QR code) again."""
+    found = _own_live_signup(turn)
+    if found is None:
         return END
+    signup, session = found
     details = signup_service.details_of(signup, turn.settings)
     position = signup_service.waitlist_position(db_session=turn.db_session, signup=signup)
     token = signup_service.token_of(signup, turn.settings)
@@ -489,13 +498,10 @@ def show_signup(turn: Turn) -> StepResult:
 
 def ask_cancel(turn: Turn) -> StepResult:
     """取り消す / 辞退する: asked once more (取り消す・取り消さない)."""
-    signup = _own_signup(turn, turn.postback_fields.get("id"))
-    if signup is None:
+    found = _own_live_signup(turn)
+    if found is None:
         return END
-    session = sessions.get(db_session=turn.db_session, session_id=signup.session_id)
-    if session is None or signup.status == SignupStatus.CANCELLED:
-        turn.say(menu_text(t("classes.not_found")))
-        return END
+    signup, session = found
     details = signup_service.details_of(signup, turn.settings)
     declining = turn.action == "cls_decline"
     turn.data = {"cancel": signup.id, "decline": declining}
