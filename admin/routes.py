@@ -15,7 +15,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
-from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
@@ -297,69 +296,6 @@ def list_citizens(
     )
 
 
-def _citizen_history(db_session: Session, line_user_id: str) -> dict[str, list[dict[str, Any]]]:
-    """A citizen's bookings, class signups and handoff threads, newest first, as links.
-
-    Read-only queries on the capabilities' models: their services offer only what is upcoming or
-    open, and this page lists everything (issue 17, item 17)."""
-    # Imported here: the capabilities' packages import admin, so admin reads them only when asked.
-    from handlers.classes.models import SIGNUP_STATUS_LABELS, ClassSession, Signup, SignupStatus
-    from handlers.handoff.models import STATUS_LABELS as HANDOFF_LABELS
-    from handlers.handoff.models import HandoffRequest, HandoffStatus
-    from handlers.reservations.models import STATUS_LABELS as BOOKING_LABELS
-    from handlers.reservations.models import Reservation, ReservationStatus
-    from handlers.reservations.service import setup as setup_service
-
-    procedures = {p.id: p.name for p in setup_service.get_all_procedures(db_session=db_session, active_only=False)}
-    offices = {o.id: o.name for o in setup_service.get_all_offices(db_session=db_session, active_only=False)}
-    bookings = db_session.scalars(
-        select(Reservation).where(Reservation.line_user_id == line_user_id).order_by(Reservation.starts_at.desc())
-    )
-    signups = db_session.execute(
-        select(Signup, ClassSession)
-        .join(ClassSession, ClassSession.id == Signup.session_id)
-        .where(Signup.line_user_id == line_user_id)
-        .order_by(ClassSession.starts_at.desc())
-    )
-    threads = db_session.scalars(
-        select(HandoffRequest)
-        .where(HandoffRequest.line_user_id == line_user_id)
-        .order_by(HandoffRequest.requested_at.desc())
-    )
-    return {
-        "bookings": [
-            {
-                "href": f"/admin/reservations/{r.id}",
-                "text": f"予約 No.{r.id}",
-                "when": r.starts_at,
-                "what": f"{procedures.get(r.procedure_id, r.procedure_id)}（{offices.get(r.office_id, r.office_id)}）",
-                "status": BOOKING_LABELS[ReservationStatus(r.status)],
-            }
-            for r in bookings
-        ],
-        "signups": [
-            {
-                "href": f"/admin/classes/{session.id}",
-                "text": session.title,
-                "when": session.starts_at,
-                "what": "",
-                "status": SIGNUP_STATUS_LABELS[SignupStatus(signup.status)],
-            }
-            for signup, session in signups
-        ],
-        "threads": [
-            {
-                "href": f"/admin/handoff/{t.id}",
-                "text": f"職員対応 #{t.id}",
-                "when": t.requested_at,
-                "what": t.assigned_name or "",
-                "status": HANDOFF_LABELS[HandoffStatus(t.status)],
-            }
-            for t in threads
-        ],
-    }
-
-
 @citizens_router.get("/citizens/{citizen_id}")
 def show_citizen(
     request: Request,
@@ -377,7 +313,12 @@ def show_citizen(
         "citizen.html",
         {
             "c": CitizenListItem.from_citizen(citizen, personal=actor.sees_personal_data),
-            "history": _citizen_history(db_session, citizen.line_user_id),
+            # Each capability's part (bookings, class signups, 職員対応 threads), in the list's order.
+            "histories": [
+                c.citizen_history(db_session, citizen.line_user_id)
+                for c in request.app.state.capabilities
+                if c.citizen_history is not None
+            ],
             "personal": actor.sees_personal_data,
         },
     )

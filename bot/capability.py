@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -43,6 +44,27 @@ class Job:
 
 
 @dataclass(frozen=True)
+class HistoryRow:
+    """One thing a citizen did with a capability, as the citizen's page in the admin lists it."""
+
+    href: str
+    text: str
+    when: datetime
+    what: str
+    status: str
+
+
+@dataclass(frozen=True)
+class CitizenHistory:
+    """A capability's part of a citizen's page: a heading, what to say when empty, and the rows."""
+
+    key: str
+    heading: str
+    empty: str
+    rows: Sequence[HistoryRow]
+
+
+@dataclass(frozen=True)
 class Capability:
     name: str
     # Its conversations; their entry points are tried in the order of the capability list, then of this.
@@ -61,6 +83,8 @@ class Capability:
     public: Callable[[], APIRouter] | None = None
     # Its live QR tokens: whether a token's SHA-256 digest is one of them (bot/qr_media.py serves the image).
     qr_tokens: Callable[[Session, str], bool] | None = None
+    # What a citizen did with it (bookings, signups, threads), newest first, for the citizen's admin page.
+    citizen_history: Callable[[Session, str], CitizenHistory] | None = None
     # Request-body limits (bytes) for its paths that take uploads, e.g. {"/admin/gis/layers": 21_000_000};
     # every other path takes at most 1 MB (bot/body_limit.py).
     body_limits: Mapping[str, int] = field(default_factory=dict)

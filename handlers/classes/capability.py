@@ -10,7 +10,7 @@ import click
 from sqlalchemy.orm import Session
 
 from bot.capability import Capability, Job
-from handlers.classes import flow
+from handlers.classes import flow, history
 from handlers.classes.service import seed as class_seed
 from handlers.classes.service import signups as signup_service
 
@@ -63,4 +63,5 @@ CAPABILITY = Capability(
         ),
     ),
     seed=_seed,
+    citizen_history=history.citizen_history,
 )

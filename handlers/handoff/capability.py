@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from bot.capability import Capability, Job
-from handlers.handoff import flow
+from handlers.handoff import flow, history
 from handlers.handoff import service as handoff_service
 
 
@@ -53,4 +53,5 @@ CAPABILITY = Capability(
         ),
     ),
     seed=_seed,
+    citizen_history=history.citizen_history,
 )

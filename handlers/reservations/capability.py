@@ -9,7 +9,7 @@ import click
 from sqlalchemy.orm import Session
 
 from bot.capability import Capability, Job
-from handlers.reservations import bookings, flow
+from handlers.reservations import bookings, flow, history
 from handlers.reservations.service import reservations as reservation_service
 from handlers.reservations.service import seed as counter_seed
 
@@ -58,4 +58,5 @@ CAPABILITY = Capability(
         ),
     ),
     seed=_seed,
+    citizen_history=history.citizen_history,
 )

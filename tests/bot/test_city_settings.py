@@ -17,6 +17,7 @@ def test_another_citys_settings_are_in_every_sentence(database_url: str) -> None
         said = [
             app.sandbox.make_event("follow", user),
             app.sandbox.make_event("text", user, text="職員と話したい"),
+            app.sandbox.make_event("text", user, text="メニュー"),  # back to the bot from waiting for staff
             app.sandbox.make_event("text", user, text="今日の株価を教えて"),
             app.sandbox.make_event("text", user, text="ぬぬぬぬぬ"),
         ]
