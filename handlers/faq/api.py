@@ -15,20 +15,19 @@ roles (handlers/faq/admin/screens.py).
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query
+from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, Field, ValidationError
 
 from admin.auth import CurrentStaff, DbSession, require_role
 from handlers.faq import flows
 from handlers.faq import service as faq_service
+from handlers.faq.admin.shared import CurrentEntry, CurrentQuestion
 from handlers.faq.models import (
-    FAQ_ID_PATTERN,
     FaqEntry,
     FaqEntryCreate,
     FaqEntryRead,
     FaqEntryUpdate,
     FaqFeedbackSummary,
-    UnansweredQuestion,
     UnansweredQuestionRead,
     UnansweredResolve,
     UnansweredStatus,
@@ -37,7 +36,6 @@ from nlu.api import MAX_TEXT
 from nlu.api import router as nlu_router
 from nlu.result import FaqResult
 
-MAX_ID = 2**31 - 1
 router = APIRouter()
 router.include_router(nlu_router)
 writers = [Depends(require_role("counter"))]
@@ -59,26 +57,6 @@ class UnansweredResolved(BaseModel):
 
     question: UnansweredQuestionRead
     entry: FaqEntryRead | None
-
-
-def current_entry(db_session: DbSession, faq_id: Annotated[str, Path(pattern=FAQ_ID_PATTERN)]) -> FaqEntry:
-    entry = faq_service.get(db_session=db_session, faq_id=faq_id)
-    if entry is None:
-        raise HTTPException(status_code=404, detail="そのよくある質問はありません。")
-    return entry
-
-
-def current_question(db_session: DbSession, question_id: Annotated[int, Path(ge=1, le=MAX_ID)]) -> UnansweredQuestion:
-    question = faq_service.get_unanswered(db_session=db_session, question_id=question_id)
-    if question is None:
-        raise HTTPException(
-            status_code=404, detail="その未回答の質問はありません（保存期間を過ぎて削除された可能性があります）。"
-        )
-    return question
-
-
-CurrentEntry = Annotated[FaqEntry, Depends(current_entry)]
-CurrentQuestion = Annotated[UnansweredQuestion, Depends(current_question)]
 
 
 @router.post(
