@@ -21,6 +21,7 @@ CAPABILITIES: tuple[str, ...] = (
     "handlers.reservations",
     "handlers.classes",
     "handlers.handoff",
+    "handlers.broadcasts",
     # Garbage before GIS: 「ごみの日の通知」 is about garbage even where the words look like a place question.
     "handlers.garbage",
     "handlers.gis",
