@@ -3,9 +3,24 @@ staff compose, approve and schedule broadcasts that the delivery engine (notific
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from bot.capability import Capability
+from handlers.broadcasts import member_flow, settings_flow
+
+
+def _admin() -> Sequence[Any]:
+    from handlers.broadcasts.admin import SCREENS
+
+    return SCREENS
+
 
 CAPABILITY = Capability(
     name="broadcasts",
+    # A registration code first: it is a short string any other flow might misread.
+    flows=(member_flow.FLOW, settings_flow.FLOW),
+    intents=frozenset({"subscribe", "unsubscribe"}),
     models=("handlers.broadcasts.models",),
+    admin=_admin,
 )

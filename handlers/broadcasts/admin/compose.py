@@ -1,0 +1,8 @@
+"""(being built)"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()
+PANELS: tuple[()] = ()
