@@ -40,6 +40,7 @@ CORE_MODELS = (
     "bot.health",
     "bot.transcript",
     "admin.models",
+    "notifications.models",
 )
 
 
