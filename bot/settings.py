@@ -115,6 +115,23 @@ class Settings(BaseSettings):
     # How often the scheduler looks for reminders that fell due (seconds); false = no scheduler here.
     reminder_sweep_seconds: int = Field(default=60, ge=5, le=3600)
     scheduler_enabled: bool = True
+    # Broadcast delivery (notifications/): multicast requests per second across every process together
+    # (LINE allows 2,000/s per channel, which the outbox's own multicasts share; 0: no cap), the chunks
+    # one process keeps in flight, how long a process holds a chunk it is sending before another may
+    # take it over (longer than one request's LINE_TIMEOUT_SECONDS), and the retries: a chunk is tried
+    # this many times, waiting the base doubled per try (at most 5 min, with jitter) between tries.
+    broadcast_rate_per_second: float = Field(default=1000.0, ge=0, le=2000)
+    broadcast_concurrency: int = Field(default=4, ge=1, le=32)
+    broadcast_lease_seconds: int = Field(default=30, ge=2, le=600)
+    broadcast_max_attempts: int = Field(default=10, ge=1, le=100)
+    broadcast_retry_base_seconds: float = Field(default=1.0, gt=0, le=60)
+    # お知らせ配信: quiet hours in Tokyo time ("21:00-08:00"; "" for none): a normal broadcast due then
+    # waits until their end; 緊急 goes at once.
+    broadcast_quiet_hours: str = Field(
+        default="21:00-08:00", pattern=r"^$|^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$"
+    )
+    # Uploaded broadcast images live here (JPEG/PNG, at most 10 MB as LINE allows); "" = var/broadcast_images.
+    broadcast_image_dir: str = ""
     # Fernet key(s) for personal data at rest (form answers): urlsafe base64 of 32 bytes; several,
     # comma-separated, rotate keys (the first encrypts, all decrypt). Empty: derived from SECRET_KEY.
     personal_data_key: str = ""
