@@ -90,6 +90,12 @@ class Settings(BaseSettings):
     # 職員対応: how long the bot stays quiet for a citizen waiting for staff (from the request, or the
     # last staff reply) before it hands them back to the bot, politely.
     handoff_wait_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    # 配信グループ (愛育委員 …): how long a member's registration code stays valid, and the throttle on
+    # wrong codes per LINE user (this many wrong codes within the window locks them out for a while).
+    member_code_ttl_days: int = Field(default=30, ge=1, le=365)
+    member_code_max_failures: int = Field(default=5, ge=1, le=100)
+    member_code_window_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    member_code_lock_minutes: int = Field(default=30, ge=1, le=24 * 60)
 
     # Japanese understanding (nlu/): the embedded engine, or a Rasa server answering /model/parse
     # (the embedded engine answers whenever Rasa is down or slow).
