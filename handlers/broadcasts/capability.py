@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from bot.capability import Capability
+from bot.capability import Capability, Job
 from handlers.broadcasts import member_flow, settings_flow
 
 
@@ -23,4 +23,13 @@ CAPABILITY = Capability(
     intents=frozenset({"subscribe", "unsubscribe"}),
     models=("handlers.broadcasts.models",),
     admin=_admin,
+    jobs=(
+        Job(
+            id="broadcasts:due",
+            func="handlers.broadcasts.jobs:send_due",
+            name="お知らせの配信開始（予定の時刻・静かな時間帯の明け）",
+            trigger="interval",
+            schedule=lambda settings: {"seconds": 10},
+        ),
+    ),
 )

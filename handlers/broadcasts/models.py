@@ -24,6 +24,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.db import Base, JSONType, UTCDateTime
 
+MAX_ID = 2**31 - 1
+
 
 class Topic(Base):
     """A subject citizens subscribe to (防災, 子育て …). Data: staff add, rename and retire them."""
