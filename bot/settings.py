@@ -136,8 +136,6 @@ class Settings(BaseSettings):
     broadcast_quiet_hours: str = Field(
         default="21:00-08:00", pattern=r"^$|^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$"
     )
-    # Uploaded broadcast images live here (JPEG/PNG, at most 10 MB as LINE allows); "" = var/broadcast_images.
-    broadcast_image_dir: str = ""
     # Fernet key(s) for personal data at rest (form answers): urlsafe base64 of 32 bytes; several,
     # comma-separated, rotate keys (the first encrypts, all decrypt). Empty: derived from SECRET_KEY.
     personal_data_key: str = ""

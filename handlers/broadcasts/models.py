@@ -19,7 +19,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.db import Base, JSONType, UTCDateTime
@@ -160,7 +160,7 @@ class Broadcast(Base):
     title: Mapped[str] = mapped_column(String(80))  # for staff lists; not sent
     template: Mapped[str] = mapped_column(String(16), default="text")  # text | notice | urgent | event
     text: Mapped[str] = mapped_column(Text)
-    image_path: Mapped[str | None] = mapped_column(String(200))  # under var/, served by PUBLIC_BASE_URL
+    image_path: Mapped[str | None] = mapped_column(String(200))  # a BroadcastImage's token
     audience: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[BroadcastStatus] = mapped_column(String(24), default=BroadcastStatus.DRAFT, index=True)
@@ -200,3 +200,19 @@ class BroadcastRun(Base):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Held back by quiet hours: the time it was first due (shown to staff).
     held_from: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class BroadcastImage(Base):
+    """An image uploaded for a broadcast, in the database (every web process serves it, whichever
+    took the upload), as LINE fetches it: the original (JPEG/PNG, at most 10 MB) and a preview (at
+    most 1 MB). Its address is an unguessable token under PUBLIC_BASE_URL."""
+
+    __tablename__ = "broadcast_images"
+
+    token: Mapped[str] = mapped_column(String(64), primary_key=True)
+    content_type: Mapped[str] = mapped_column(String(32))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    preview: Mapped[bytes] = mapped_column(LargeBinary)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

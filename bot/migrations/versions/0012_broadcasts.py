@@ -23,6 +23,17 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.create_table(
+        "broadcast_images",
+        sa.Column("token", sa.String(length=64), nullable=False),
+        sa.Column("content_type", sa.String(length=32), nullable=False),
+        sa.Column("data", sa.LargeBinary(), nullable=False),
+        sa.Column("preview", sa.LargeBinary(), nullable=False),
+        sa.Column("width", sa.Integer(), nullable=False),
+        sa.Column("height", sa.Integer(), nullable=False),
+        sa.Column("created_at", bot.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("token", name=op.f("pk_broadcast_images")),
+    )
+    op.create_table(
         "broadcast_subscribers",
         sa.Column("line_user_id", sa.String(length=64), nullable=False),
         sa.Column("asked_at", bot.db.UTCDateTime(timezone=True), nullable=True),
@@ -151,6 +162,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("broadcast_images")
     with op.batch_alter_table("group_members", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_group_members_line_user_id"))
         batch_op.drop_index(batch_op.f("ix_group_members_group_id"))
