@@ -6,8 +6,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from bot.capability import Capability, Job
 from handlers.broadcasts import member_flow, settings_flow
+
+
+def _seed(db_session: Session) -> None:
+    # The demo topics (data/topics.yml): those missing are added, staff edits are kept.
+    from handlers.broadcasts.service import topics as topic_service
+
+    topic_service.seed(db_session=db_session)
 
 
 def _admin() -> Sequence[Any]:
@@ -20,9 +29,12 @@ CAPABILITY = Capability(
     name="broadcasts",
     # A registration code first: it is a short string any other flow might misread.
     flows=(member_flow.FLOW, settings_flow.FLOW),
+    # 友だち追加: the welcome desk's greeting, then the short question about news (配信設定).
+    events={"follow": settings_flow.follow},
     intents=frozenset({"subscribe", "unsubscribe"}),
     models=("handlers.broadcasts.models",),
     admin=_admin,
+    seed=_seed,
     jobs=(
         Job(
             id="broadcasts:due",
