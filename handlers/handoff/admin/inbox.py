@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy.orm import Session
 
 from admin.auth import CurrentStaff, DbSession
@@ -15,10 +15,9 @@ from admin.models import Actor
 from admin.templating import env, render
 from handlers.handoff import service as handoff_service
 from handlers.handoff.admin.shared import (
+    ASSETS,
     BASE,
     POLL_SECONDS,
-    STATIC_DIR,
-    STATIC_FILES,
     assets,
     inbox_rows,
     parse_status,
@@ -91,12 +90,8 @@ def badge(db_session: DbSession) -> JSONResponse:
 
 @router.get("/handoff/static/{name}", include_in_schema=False)
 def handoff_static(name: str) -> Response:
-    """The inbox's script and styles (served from here: the admin loads nothing from a CDN)."""
-    if name not in STATIC_FILES:
-        raise HTTPException(status_code=404)
-    return FileResponse(
-        STATIC_DIR / name, media_type=STATIC_FILES[name], headers={"Cache-Control": "private, max-age=3600"}
-    )
+    """The inbox's script and styles."""
+    return ASSETS.serve(name)
 
 
 def panel_counts(db_session: Session, actor: Actor) -> dict[str, Any]:

@@ -3,16 +3,15 @@ the roles that may see it), the inbox's rows, and the package's own script and s
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
 from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 from sqlalchemy.orm import Session
 
+from admin.assets import PackageAssets
 from admin.auth import DbSession
 from admin.models import Actor
 from bot import citizens as citizen_service
@@ -20,9 +19,8 @@ from handlers.handoff import service as handoff_service
 from handlers.handoff.models import MAX_REPLY, HandoffRequest, HandoffStatus
 
 PACKAGE = Path(__file__).parent.parent
-STATIC_DIR = PACKAGE / "static"
-STATIC_FILES = {"inbox.js": "text/javascript", "inbox.css": "text/css"}
 BASE = "/admin/handoff"
+ASSETS = PackageAssets(PACKAGE / "static", f"{BASE}/static", {"inbox.js": "text/javascript", "inbox.css": "text/css"})
 POLL_SECONDS = 15
 HIDDEN_NAME = "（非表示）"
 NO_NAME = "（名前なし）"
@@ -36,14 +34,9 @@ def image_url(request_id: int, message_id: int) -> str:
     return f"{BASE}/{request_id}/images/{message_id}"
 
 
-@cache
-def _version(name: str) -> str:
-    return hashlib.sha256((STATIC_DIR / name).read_bytes()).hexdigest()[:10]
-
-
 def assets() -> dict[str, str]:
-    """The package's script and styles, with a content hash (cached by browsers, fetched anew when changed)."""
-    return {name.rsplit(".", 1)[1]: f"{BASE}/static/{name}?v={_version(name)}" for name in STATIC_FILES}
+    """The inbox's script and styles (admin/assets.py)."""
+    return ASSETS.urls()
 
 
 def current_thread(db_session: DbSession, handoff_request_id: int) -> HandoffRequest:
