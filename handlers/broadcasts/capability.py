@@ -4,12 +4,21 @@ staff compose, approve and schedule broadcasts that the delivery engine (notific
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
 from bot.capability import Capability, Job
 from handlers.broadcasts import member_flow, settings_flow
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter
+
+
+def _public() -> APIRouter:
+    from handlers.broadcasts.media import router
+
+    return router
 
 
 def _seed(db_session: Session) -> None:
@@ -35,6 +44,9 @@ CAPABILITY = Capability(
     models=("handlers.broadcasts.models",),
     admin=_admin,
     seed=_seed,
+    public=_public,
+    # A broadcast's image (10 MB as LINE allows, in a multipart form).
+    body_limits={"/admin/broadcasts/new": 11_000_000},
     jobs=(
         Job(
             id="broadcasts:due",
