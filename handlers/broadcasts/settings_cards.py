@@ -139,7 +139,8 @@ def settings_card(
         body=FlexBox(layout="vertical", contents=body),
         footer=FlexBox(layout="vertical", spacing="sm", contents=footer),
     )
-    alt = f"{note}\n{state_summary(topics, chosen)}"
+    where = t("broadcast_settings.alt_state", topic=t("broadcast_settings.district_label"), state=district or "—")
+    alt = f"{note}\n{state_summary(topics, chosen)}\n{where}"
     return flex(alt, bubble, _quick(topics, chosen, first_time=first_time))
 
 

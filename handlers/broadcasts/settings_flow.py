@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from bot import citizens as citizen_service
 from bot.catalog import t
 from bot.flow import END, Flow, Route, StepResult, Turn, on_postback
 from bot.messages import menu_text
@@ -62,8 +61,8 @@ def follow(turn: Turn) -> StepResult:
     district, with the default topics switched on and named, and 「あとで」."""
     if turn.user_id is None:
         return END
-    known = citizen_service.get_by_line_user_id(db_session=turn.db_session, line_user_id=turn.user_id)
-    new_friend = known is None and not turn.event.is_unblock
+    # LINE marks an unblock: a returning friend gets no default topic switched on (only a new one).
+    new_friend = not turn.event.is_unblock
     welcome_flow.follow(turn)
     defaults = topic_service.welcome_new_friend(
         db_session=turn.db_session, line_user_id=turn.user_id, apply_defaults=new_friend
