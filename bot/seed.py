@@ -18,6 +18,8 @@ def load_demo_data(
         for capability in capabilities or capability_list.load():
             if capability.seed is not None:
                 with db.session() as db_session:
+                    # A seed that stores personal data encrypts it with this deployment's keys.
+                    db_session.info["settings"] = settings
                     capability.seed(db_session)
         staff_ui = capability_list.staff_ui()
         with db.session() as db_session:
