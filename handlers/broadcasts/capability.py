@@ -26,6 +26,10 @@ def _seed(db_session: Session) -> None:
     from handlers.broadcasts.service import topics as topic_service
 
     topic_service.seed(db_session=db_session)
+    # The demo group 愛育委員 with sample members (kept as staff left it once it exists).
+    from handlers.broadcasts import seed_groups
+
+    seed_groups.seed(db_session=db_session)
 
 
 def _admin() -> Sequence[Any]:
