@@ -121,6 +121,15 @@ ROUTES: list[tuple[str, str, str]] = [
     ("POST", "/admin/handoff/{handoff_request_id}/assign", "ac"),
     # Sections not built yet (準備中): 配信 (broadcaster).
     ("GET", "/admin/broadcasts", "abv"),
+    # 配信グループ: broadcasters and admins manage rosters (names, codes); viewers see statuses and counts.
+    ("GET", "/admin/broadcasts/groups", "abv"),
+    ("POST", "/admin/broadcasts/groups", "ab"),
+    ("GET", "/admin/broadcasts/groups/static/{name}", "abv"),
+    ("GET", "/admin/broadcasts/groups/{group_id}", "abv"),
+    ("POST", "/admin/broadcasts/groups/{group_id}/import", "ab"),
+    ("POST", "/admin/broadcasts/groups/{group_id}/members", "ab"),
+    ("POST", "/admin/broadcasts/groups/{group_id}/members/{member_id}/code", "ab"),
+    ("POST", "/admin/broadcasts/groups/{group_id}/members/{member_id}/unlink", "ab"),
     # --- the staff API ---------------------------------------------------------------------------
     ("GET", "/api/v1/me", "acbv"),
     ("GET", "/api/v1/citizens", "acbv"),
@@ -162,6 +171,13 @@ ROUTES: list[tuple[str, str, str]] = [
     ("GET", "/api/v1/inbox/{handoff_request_id}", "ac"),
     ("POST", "/api/v1/inbox/{handoff_request_id}/reply", "ac"),
     ("POST", "/api/v1/inbox/{handoff_request_id}/status", "ac"),
+    # 配信グループ: broadcasters and admins change; viewers read rosters (no names, no codes).
+    ("GET", "/api/v1/groups", "abv"),
+    ("POST", "/api/v1/groups", "ab"),
+    ("GET", "/api/v1/groups/{group_id}/members", "abv"),
+    ("POST", "/api/v1/groups/{group_id}/members", "ab"),
+    ("POST", "/api/v1/groups/{group_id}/members/{member_id}/unlink", "ab"),
+    ("POST", "/api/v1/groups/{group_id}/members/{member_id}/code", "ab"),
 ]
 
 
