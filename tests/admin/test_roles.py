@@ -20,8 +20,16 @@ from admin.models import ApiToken, StaffRole, StaffUser
 from tests.admin.conftest import SignedIn
 from tests.support import LiveApp
 
-# Anyone may call these (the login page and its form, and signing out).
-PUBLIC = {("GET", "/admin"), ("GET", "/admin/login"), ("POST", "/admin/login"), ("POST", "/admin/logout")}
+# Anyone may call these (the login page and its form, and signing out; the LINE message renderer
+# the admin's previews load, public like the rest of /admin/static).
+PUBLIC = {
+    ("GET", "/admin"),
+    ("GET", "/admin/login"),
+    ("POST", "/admin/login"),
+    ("POST", "/admin/logout"),
+    ("GET", "/admin/static/line-render.js"),
+    ("GET", "/admin/static/line-render.css"),
+}
 
 ROLE_LETTERS = {"a": StaffRole.ADMIN, "c": StaffRole.COUNTER, "b": StaffRole.BROADCASTER, "v": StaffRole.VIEWER}
 
@@ -121,6 +129,15 @@ ROUTES: list[tuple[str, str, str]] = [
     ("POST", "/admin/handoff/{handoff_request_id}/assign", "ac"),
     # Sections not built yet (準備中): 配信 (broadcaster).
     ("GET", "/admin/broadcasts", "abv"),
+    # 配信の分野 (topics citizens choose): broadcasters change, viewers read.
+    ("GET", "/admin/broadcasts/topics", "abv"),
+    ("GET", "/admin/broadcasts/topics/new", "ab"),
+    ("POST", "/admin/broadcasts/topics/new", "ab"),
+    ("GET", "/admin/broadcasts/topics/{key}", "abv"),
+    ("POST", "/admin/broadcasts/topics/{key}", "ab"),
+    ("POST", "/admin/broadcasts/topics/{key}/retire", "ab"),
+    ("POST", "/admin/broadcasts/topics/{key}/reactivate", "ab"),
+    ("POST", "/admin/broadcasts/topics/{key}/move", "ab"),
     # 配信グループ: broadcasters and admins manage rosters (names, codes); viewers see statuses and counts.
     ("GET", "/admin/broadcasts/groups", "abv"),
     ("POST", "/admin/broadcasts/groups", "ab"),
@@ -166,6 +183,11 @@ ROUTES: list[tuple[str, str, str]] = [
     ("POST", "/api/v1/classes/sessions/{session_id}/signups", "ac"),
     ("POST", "/api/v1/classes/signups/{signup_id}/cancel", "ac"),
     ("POST", "/api/v1/classes/signups/{signup_id}/attendance", "ac"),
+    # 配信の分野 (segments): broadcasters change, viewers read.
+    ("GET", "/api/v1/segments", "abv"),
+    ("POST", "/api/v1/segments", "ab"),
+    ("GET", "/api/v1/segments/{key}", "abv"),
+    ("PATCH", "/api/v1/segments/{key}", "ab"),
     # 職員対応: the counter's and the admin's only.
     ("GET", "/api/v1/inbox", "ac"),
     ("GET", "/api/v1/inbox/{handoff_request_id}", "ac"),
