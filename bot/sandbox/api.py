@@ -18,7 +18,12 @@ from bot.sandbox.platform import SandboxPlatform
 
 LINE_PREFIX = "/sandbox/line"
 STATIC_DIR = Path(__file__).parent / "static"
-STATIC_FILES = {"chat.js": "text/javascript", "chat.css": "text/css"}
+STATIC_FILES = {
+    "chat.js": "text/javascript",
+    "chat.css": "text/css",
+    "line-render.js": "text/javascript",
+    "line-render.css": "text/css",
+}
 
 # (method, path, endpoint group for faults / rate limits / retry keys, SandboxPlatform operation name)
 LINE_ROUTES: tuple[tuple[str, str, str, str], ...] = (
@@ -36,6 +41,7 @@ LINE_ROUTES: tuple[tuple[str, str, str, str], ...] = (
     ("GET", "/v2/bot/profile/{userId}", "profile", "api_profile"),
     ("GET", "/v2/bot/info", "info", "api_bot_info"),
     ("GET", "/v2/bot/followers/ids", "followers", "api_followers"),
+    ("GET", "/v2/bot/insight/message/event/aggregation", "insight", "api_insight_by_unit"),
     ("POST", "/v2/bot/chat/loading/start", "loading", "api_loading"),
     ("POST", "/v2/bot/richmenu", "richmenu", "api_create_rich_menu"),
     ("POST", "/v2/bot/richmenu/validate", "richmenu", "api_validate_rich_menu"),

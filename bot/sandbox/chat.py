@@ -65,6 +65,8 @@ def timeline(platform: SandboxPlatform, user_id: str, after: int) -> dict[str, A
             _bot_item(d) for d in platform._deliveries if d.seq > after and user_id in d.to and user_id not in d.blocked
         ]
         items.sort(key=lambda i: i["seq"])
+        # What the page shows is what the citizen saw: the insight endpoint counts it as opened.
+        platform._seen.update((i["seq"], user_id) for i in items if i["from"] == "bot")
         menu = platform.rich_menu_for(user_id)
         return {
             "items": items,

@@ -4,12 +4,13 @@ limits, the body size and the retry key. A retry key is remembered only when its
 from __future__ import annotations
 
 import hmac
+import random
 from collections.abc import Callable
 from typing import Any
 
 from bot.sandbox.calls import MAX_BODY_BYTES, ApiCall, ApiResponse, LineError, Operation
 from bot.sandbox.ids import UUID
-from bot.sandbox.records import AcceptedKey, Fault, TokenBucket
+from bot.sandbox.records import AcceptedKey, Fault, RandomFaults, TokenBucket
 
 AUTH_FAILED = "Authentication failed. Confirm that the access token in the authorization header is valid."
 RETRY_KEY_TTL_SECONDS = 24 * 3600
@@ -17,7 +18,19 @@ RETRY_KEY_ENDPOINTS = frozenset({"push", "multicast", "narrowcast", "broadcast"}
 SEND_ENDPOINTS = ("reply", "push", "multicast", "narrowcast", "broadcast")
 # Names accepted by inject_fault / set_rate_limit: one per group of routes (see bot.sandbox.api).
 ENDPOINTS = frozenset(
-    {*SEND_ENDPOINTS, "validate", "progress", "quota", "content", "profile", "loading", "richmenu", "info", "followers"}
+    {
+        *SEND_ENDPOINTS,
+        "validate",
+        "progress",
+        "quota",
+        "content",
+        "profile",
+        "loading",
+        "richmenu",
+        "info",
+        "followers",
+        "insight",
+    }
 )
 DEFAULT_FAULT_BODIES = {429: {"message": "Too many requests"}, 500: {"message": "Internal server error"}}
 
@@ -31,6 +44,7 @@ class CallGuard:
         self._accepted_keys: dict[str, AcceptedKey] = {}
         self._faults: dict[str, list[Fault]] = {}
         self._rate_limits: dict[str, TokenBucket] = {}
+        self._random_faults: dict[str, RandomFaults] = {}
 
     def inject_fault(
         self, endpoint: str, status: int, count: int, body: dict[str, Any] | None, seconds: float | None = None
@@ -41,6 +55,17 @@ class CallGuard:
         answer = body if body is not None else DEFAULT_FAULT_BODIES.get(status, {"message": f"Error {status}"})
         until = None if seconds is None else self._clock() + seconds
         self._faults.setdefault(endpoint, []).append(Fault(status, dict(answer), count, until))
+
+    def inject_random_faults(self, endpoint: str, odds: dict[int, float], seed: int | None) -> None:
+        _check_endpoint(endpoint)
+        if any(not 400 <= status <= 599 for status in odds):
+            raise ValueError("a random fault's status must be 4xx or 5xx")
+        if any(p < 0 for p in odds.values()) or sum(odds.values()) > 1:
+            raise ValueError("fault probabilities must be >= 0 and add up to at most 1")
+        if not odds:
+            self._random_faults.pop(endpoint, None)
+        else:
+            self._random_faults[endpoint] = RandomFaults(random.Random(seed), sorted(odds.items()))
 
     @staticmethod
     def check_endpoint(endpoint: str) -> None:
@@ -74,11 +99,13 @@ class CallGuard:
         return response
 
     def _take_fault(self, endpoint: str) -> Fault | None:
-        """Raises the endpoint's next 4xx/5xx fault; answers its next 2xx one; None when there is none."""
+        """Raises the endpoint's next 4xx/5xx fault; answers its next 2xx one; None when there is none.
+        Counted faults come first; then the random ones roll."""
         queue = self._faults.get(endpoint)
         while queue and queue[0].until is not None and self._clock() >= queue[0].until:
             queue.pop(0)  # a fault for a while: the while is over
         if not queue:
+            self._roll_random_fault(endpoint)
             return None
         fault = queue[0]
         if fault.until is None:
@@ -88,6 +115,13 @@ class CallGuard:
         if fault.status < 400:
             return fault
         raise LineError(fault.status, str(fault.body.get("message", "")), extra=fault.body)
+
+    def _roll_random_fault(self, endpoint: str) -> None:
+        faults = self._random_faults.get(endpoint)
+        status = faults.draw() if faults is not None else None
+        if status is not None:
+            body = DEFAULT_FAULT_BODIES.get(status, {"message": f"Error {status}"})
+            raise LineError(status, str(body["message"]), extra=dict(body))
 
     def _take_rate_token(self, endpoint: str) -> None:
         bucket = self._rate_limits.get(endpoint)

@@ -8,8 +8,11 @@ method; `SandboxPlatform.handle_api` runs it under the platform's lock after `Ca
 from __future__ import annotations
 
 import copy
+import re
 import secrets
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from bot.sandbox import validation
 from bot.sandbox.calls import ApiCall, ApiResponse, LineError, not_found
@@ -21,6 +24,8 @@ if TYPE_CHECKING:
     from bot.sandbox.platform import SandboxPlatform
 
 QUOTABLE_MESSAGE_TYPES = frozenset({"text", "textV2", "sticker", "image", "video"})
+AGGREGATION_UNIT = re.compile(r"^[a-zA-Z0-9_]{1,30}$")
+TOKYO = ZoneInfo("Asia/Tokyo")
 
 
 # --- sending ------------------------------------------------------------------------------------------
@@ -41,6 +46,7 @@ def api_push(platform: SandboxPlatform, call: ApiCall, request_id: str) -> ApiRe
     if not isinstance(to, str) or not CHAT_ID.match(to):
         raise LineError(400, "The property, 'to', in the request body is invalid (line: -, column: -)")
     _check_messages(platform, payload)
+    _check_aggregation_units(platform, payload)
     _, sent = _record_delivery(platform, "push", [to], payload, request_id, call.retry_key)
     return ApiResponse(200, {"sentMessages": sent})
 
@@ -58,6 +64,7 @@ def api_multicast(platform: SandboxPlatform, call: ApiCall, request_id: str) -> 
     validation.check_messages(payload.get("messages"), problems)
     if problems:
         raise LineError.from_problems(problems)
+    _check_aggregation_units(platform, payload)
     assert isinstance(to, list)  # checked above
     recipients = list(dict.fromkeys(to))  # LINE sends once per distinct user
     _record_delivery(platform, "multicast", recipients, payload, request_id, call.retry_key)
@@ -106,6 +113,22 @@ def _check_messages(platform: SandboxPlatform, payload: dict[str, Any]) -> None:
         raise LineError.from_problems(problems)
 
 
+def _check_aggregation_units(platform: SandboxPlatform, payload: dict[str, Any]) -> None:
+    """customAggregationUnits (push, multicast): at most one name of 1..30 of [a-zA-Z0-9_]."""
+    units = payload.get("customAggregationUnits")
+    if units is None:
+        return
+    problems = Problems()
+    if not isinstance(units, list) or len(units) > 1:
+        problems.add("customAggregationUnits", "Size must be between 0 and 1")
+    else:
+        for index, unit in enumerate(units):
+            if not isinstance(unit, str) or not AGGREGATION_UNIT.match(unit):
+                problems.add(f"customAggregationUnits[{index}]", "must match ^[a-zA-Z0-9_]{1,30}$")
+    if problems:
+        raise LineError.from_problems(problems)
+
+
 def _record_delivery(
     platform: SandboxPlatform,
     endpoint: str,
@@ -114,9 +137,13 @@ def _record_delivery(
     request_id: str,
     retry_key: str | None,
 ) -> tuple[Delivery, list[dict[str, Any]]]:
+    blocked = [r for r in to if (u := platform._users.get(r)) is not None and not u.followed]
+    limit = platform._quota_limit
+    if endpoint != "reply" and limit is not None and platform._total_usage + len(to) - len(blocked) > limit:
+        raise LineError(429, "You have reached your monthly limit.")
     messages = copy.deepcopy(payload["messages"])
     sent = [_sent_message(platform, m) for m in messages]
-    blocked = [r for r in to if (u := platform._users.get(r)) is not None and not u.followed]
+    units = payload.get("customAggregationUnits")
     delivery = Delivery(
         seq=platform._next_seq(),
         endpoint=endpoint,
@@ -128,6 +155,7 @@ def _record_delivery(
         blocked=blocked,
         notification_disabled=bool(payload.get("notificationDisabled", False)),
         sent_message_ids=[s["id"] for s in sent],
+        aggregation_units=list(units) if isinstance(units, list) else [],
     )
     platform._deliveries.append(delivery)
     for recipient in to:
@@ -154,7 +182,9 @@ def api_narrowcast_progress(platform: SandboxPlatform, call: ApiCall, request_id
 
 
 def api_quota(platform: SandboxPlatform, call: ApiCall, request_id: str) -> ApiResponse:
-    return ApiResponse(200, {"type": "none"})
+    if platform._quota_limit is None:
+        return ApiResponse(200, {"type": "none"})
+    return ApiResponse(200, {"type": "limited", "value": platform._quota_limit})
 
 
 def api_quota_consumption(platform: SandboxPlatform, call: ApiCall, request_id: str) -> ApiResponse:
@@ -217,3 +247,46 @@ def api_message_content(platform: SandboxPlatform, call: ApiCall, request_id: st
 
 def _followers(platform: SandboxPlatform) -> list[str]:
     return [u.user_id for u in platform._users.values() if u.followed]
+
+
+def api_insight_by_unit(platform: SandboxPlatform, call: ApiCall, request_id: str) -> ApiResponse:
+    """Statistics per aggregation unit, honestly: sent to whom is known; "opened" is what the chat page
+    showed (or `open_messages` said); clicks and media plays the sandbox cannot see, so they are null,
+    as LINE leaves a figure it does not give."""
+    unit = call.query.get("customAggregationUnit", "")
+    problems = Problems()
+    if not AGGREGATION_UNIT.match(unit):
+        problems.add("customAggregationUnit", "must match ^[a-zA-Z0-9_]{1,30}$")
+    days = {}
+    for name in ("from", "to"):
+        try:
+            days[name] = datetime.strptime(call.query.get(name, ""), "%Y%m%d").replace(tzinfo=TOKYO).date()
+        except ValueError:
+            problems.add(name, "must be yyyyMMdd")
+    if problems:
+        raise LineError.from_problems(problems)
+    deliveries = [
+        d
+        for d in platform._deliveries
+        if unit in d.aggregation_units and days["from"] <= datetime.fromtimestamp(d.at, TOKYO).date() <= days["to"]
+    ]
+    reached = {(d.seq, r) for d in deliveries for r in d.to if r not in d.blocked}
+    opened = {user for seq, user in reached if (seq, user) in platform._seen}
+    bubbles = max((len(d.messages) for d in deliveries), default=0)
+    messages = [
+        {
+            "seq": index + 1,
+            "impression": sum(1 for pair in reached if pair in platform._seen),
+            "uniqueImpression": len(opened),
+            "mediaPlayed": None,
+            "uniqueMediaPlayed": None,
+        }
+        for index in range(bubbles)
+    ]
+    overview = {
+        "uniqueImpression": len(opened),
+        "uniqueClick": None,
+        "uniqueMediaPlayed": None,
+        "uniqueMediaPlayed100Percent": None,
+    }
+    return ApiResponse(200, {"overview": overview, "messages": messages, "clicks": []})

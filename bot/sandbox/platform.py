@@ -95,6 +95,8 @@ class SandboxPlatform:
         self._narrowcasts: dict[str, dict[str, Any]] = {}
         self._loading_until: dict[str, float] = {}
         self._total_usage = 0
+        self._quota_limit: int | None = None  # messages a month; None: LINE's type "none"
+        self._seen: set[tuple[int, str]] = set()  # (delivery seq, user id) the chat page has shown
 
     def reset(self) -> None:
         """Forgets users, deliveries, tokens, rich menus, content, keys, faults, rate limits, latency
@@ -196,6 +198,25 @@ class SandboxPlatform:
         with self._lock:
             self._guard.inject_fault(endpoint, status, count, body, seconds)
 
+    def inject_random_faults(self, endpoint: str, odds: dict[int, float], *, seed: int | None = 0) -> None:
+        """Every call to `endpoint` fails with each status at its probability, e.g. {429: 0.10, 500: 0.01},
+        and records nothing; the same seed fails the same calls. `{}` stops them."""
+        with self._lock:
+            self._guard.inject_random_faults(endpoint, odds, seed)
+
+    def set_quota(self, limit: int | None) -> None:
+        """This month's message limit (None: none, LINE's type "none"). A send that would pass it is
+        refused with LINE's 429 "You have reached your monthly limit."."""
+        with self._lock:
+            self._quota_limit = limit
+
+    def open_messages(self, user_id: str) -> None:
+        """The citizen opens the chat: every message to them counts as seen (as the chat page's does)."""
+        with self._lock:
+            self._seen.update(
+                (d.seq, user_id) for d in self._deliveries if user_id in d.to and user_id not in d.blocked
+            )
+
     def set_latency(self, seconds: float, endpoint: str | None = None) -> None:
         """Every call (to `endpoint`, or to any endpoint) takes this long: half before LINE acts on it,
         half after, so a client that gives up or dies mid-call may leave it done or not done. Calls
@@ -258,6 +279,7 @@ class SandboxPlatform:
     api_followers = messaging.api_followers
     api_loading = messaging.api_loading
     api_message_content = messaging.api_message_content
+    api_insight_by_unit = messaging.api_insight_by_unit
     api_create_rich_menu = richmenu.api_create_rich_menu
     api_validate_rich_menu = richmenu.api_validate_rich_menu
     api_get_rich_menu = richmenu.api_get_rich_menu

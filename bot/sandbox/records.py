@@ -3,6 +3,7 @@ injected faults and rate-limit buckets."""
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +26,7 @@ class Delivery:
     blocked: list[str] = field(default_factory=list)
     notification_disabled: bool = False
     sent_message_ids: list[str] = field(default_factory=list)
+    aggregation_units: list[str] = field(default_factory=list)  # customAggregationUnits, for insight
 
 
 @dataclass
@@ -91,3 +93,20 @@ class Fault:
     body: dict[str, Any]
     remaining: int
     until: float | None = None
+
+
+@dataclass
+class RandomFaults:
+    """Faults that strike at random: each call answers `status` with its probability (in the order
+    given), from a generator seeded for repeatable runs."""
+
+    rng: random.Random
+    odds: list[tuple[int, float]]
+
+    def draw(self) -> int | None:
+        roll = self.rng.random()
+        for status, probability in self.odds:
+            if roll < probability:
+                return status
+            roll -= probability
+        return None
