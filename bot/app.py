@@ -67,6 +67,7 @@ def create_app(
         stop = asyncio.Event()
         task = None
         beating = None
+        sending = None
         if settings.process_inbox_in_web:
             if db.dialect == "sqlite":
                 release_leases(db)
@@ -78,6 +79,10 @@ def create_app(
             heartbeat = health.Heartbeat(db, settings, "web")
             app.state.heartbeat_id = heartbeat.id
             beating = asyncio.create_task(heartbeat.run(stop, alive=lambda: not task.done()), name="heartbeat")
+            # The broadcasts' send jobs go out from wherever the outbox does.
+            sending = asyncio.create_task(
+                capability_list.broadcast_sender().run(db, settings, client, stop), name="broadcast-sender"
+            )
         else:
             freeze_heap()  # the processor's warm-up does it when it runs here
         for hook in startup_hooks:
@@ -95,6 +100,9 @@ def create_app(
             if beating is not None:
                 with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                     await asyncio.wait_for(beating, timeout=5)
+            if sending is not None:
+                with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                    await asyncio.wait_for(sending, timeout=15)
             await client.close()
             db.dispose()
 

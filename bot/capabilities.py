@@ -32,6 +32,7 @@ CAPABILITIES: tuple[str, ...] = (
 # The shells the platform runs capabilities in, loaded by name for the same reason.
 STAFF_UI = "admin"  # admin.register(app, capabilities): /admin and /api/v1
 SCHEDULER = "notifications.scheduler"  # start(db, settings, jobs) / stop(scheduler)
+BROADCAST_SENDER = "notifications.sender"  # run(db, settings, client, stop): the send jobs' chunks
 CORE_MODELS = (
     "bot.inbox",
     "bot.outbox",
@@ -70,3 +71,8 @@ def staff_ui() -> ModuleType:
 def scheduler() -> ModuleType:
     """The scheduler module: start(db, settings, jobs) and stop(scheduler)."""
     return importlib.import_module(SCHEDULER)
+
+
+def broadcast_sender() -> ModuleType:
+    """The broadcast engine's sending loop: run(db, settings, client, stop), beside the outbox's delivery."""
+    return importlib.import_module(BROADCAST_SENDER)

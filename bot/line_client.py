@@ -16,6 +16,7 @@ import logging
 import random
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, TypeVar, cast
 
 import aiohttp
@@ -217,16 +218,34 @@ class LineClient:
         *,
         retry_key: str,
         notification_disabled: bool = False,
+        custom_aggregation_units: Sequence[str] | None = None,
+        retry: bool = True,
     ) -> SendResult:
-        body = {"to": list(to), "messages": list(messages), "notificationDisabled": notification_disabled}
+        """`retry=False`: one request; the caller schedules retries (the broadcast engine does, through
+        the database, so that every try passes its rate cap)."""
+        body: dict[str, Any] = {
+            "to": list(to),
+            "messages": list(messages),
+            "notificationDisabled": notification_disabled,
+        }
+        if custom_aggregation_units:
+            body["customAggregationUnits"] = list(custom_aggregation_units)
         return await self._accepting_409(
             lambda: self._post_messages("/v2/bot/message/multicast", body, retry_key=retry_key),
             f"multicast to {len(to)}",
+            retry=retry,
         )
 
-    async def _accepting_409(self, call: Callable[[], Awaitable[SendResult]], what: str) -> SendResult:
+    async def _accepting_409(
+        self, call: Callable[[], Awaitable[SendResult]], what: str, *, retry: bool = True
+    ) -> SendResult:
         try:
-            return await self._with_retries(call, what)
+            if retry:
+                return await self._with_retries(call, what)
+            try:
+                return await call()
+            except Exception as exc:
+                raise classify(exc) from exc
         except LineApiError as error:
             if error.is_already_accepted:
                 # An earlier try with this retry key reached LINE: the messages went out once.
@@ -264,3 +283,49 @@ class LineClient:
         return CitizenProfile(
             display_name=profile.display_name, picture_url=profile.picture_url, language=profile.language
         )
+
+    async def _get_json(self, path: str, query: Sequence[tuple[str, str]] = ()) -> Any:
+        """GETs a JSON resource through the SDK's ApiClient (its auth and error types), with retries."""
+
+        async def call() -> Any:
+            response = await self._api_client.call_api(
+                path,
+                "GET",
+                {},
+                list(query),
+                {"Accept": "application/json"},
+                response_types_map={},
+                auth_settings=["Bearer"],
+                _return_http_data_only=False,
+                _preload_content=True,
+                _request_timeout=self._timeout,
+                _host=self._settings.line_api_base_url,
+            )
+            return json.loads(response.raw_data or b"{}")
+
+        return await self._with_retries(call, f"GET {path}")
+
+    async def message_quota(self) -> int | None:
+        """This month's message limit; None when there is none (LINE's type "none")."""
+        body = await self._get_json("/v2/bot/message/quota")
+        return int(body["value"]) if body.get("type") == "limited" and "value" in body else None
+
+    async def message_quota_consumption(self) -> int:
+        """Messages counted against this month's limit so far."""
+        body = await self._get_json("/v2/bot/message/quota/consumption")
+        return int(body.get("totalUsage", 0))
+
+    async def insight_by_aggregation_unit(self, unit: str, from_day: date, to_day: date) -> dict[str, Any] | None:
+        """LINE's statistics for a customAggregationUnit between two days (yyyyMMdd, Tokyo), as LINE
+        answers them; None when LINE has none or will not say (e.g. the unit is unknown)."""
+        query = [
+            ("customAggregationUnit", unit),
+            ("from", from_day.strftime("%Y%m%d")),
+            ("to", to_day.strftime("%Y%m%d")),
+        ]
+        try:
+            body = await self._get_json("/v2/bot/insight/message/event/aggregation", query)
+        except LineApiError as error:
+            log.info("insight for %s unavailable: %s", unit, error)
+            return None
+        return body if isinstance(body, dict) else None

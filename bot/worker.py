@@ -74,6 +74,10 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     listener: asyncio.Task[None] | None = None
     # /healthz of the web processes counts the workers by their heartbeats (bot.health).
     beating = asyncio.create_task(health.Heartbeat(db, settings, "worker").run(stop), name="heartbeat")
+    # The broadcasts' send jobs, beside the outbox's delivery (any number of workers share them).
+    sending = asyncio.create_task(
+        capability_list.broadcast_sender().run(db, settings, client, stop), name="broadcast-sender"
+    )
     try:
         processor = InboxProcessor(db, settings, client, capabilities)
         if db.dialect == "postgresql":
@@ -82,7 +86,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
         await processor.run_forever(stop)
     finally:
         stop.set()
-        for task in (listener, beating):
+        for task in (listener, beating, sending):
             if task is not None:
                 with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                     await asyncio.wait_for(task, timeout=5)

@@ -32,6 +32,7 @@ from bot import outbox as outbox_service
 from bot.capability import Job
 from bot.db import Database
 from bot.settings import Settings
+from notifications import engine
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +114,7 @@ def purge_past_retention(*, db: Database, days: int, purge: Callable[..., int], 
 
 
 def purge_message_log_now(db: Database, settings: Settings) -> tuple[int, int]:
-    """Webhook events and messages past MESSAGE_LOG_RETENTION_DAYS, conversations that ran out, and
+    """Webhook events, messages and finished send jobs past MESSAGE_LOG_RETENTION_DAYS, conversations that ran out, and
     chat transcripts past TRANSCRIPT_RETENTION_HOURS.
     Answers (events, messages) deleted."""
     now = clock.now()
@@ -123,12 +124,15 @@ def purge_message_log_now(db: Database, settings: Settings) -> tuple[int, int]:
         messages = outbox_service.purge_finished(db_session=db_session, before=before)
         conversations = conversation_service.purge_expired(db_session=db_session, now=now)
         transcript.purge(db_session=db_session, before=now - timedelta(hours=settings.transcript_retention_hours))
-    if events or messages or conversations:
+        # Finished send jobs hold who was sent what: kept as long as the sent messages are.
+        send_jobs = engine.purge_finished(db_session=db_session, before=before)
+    if events or messages or conversations or send_jobs:
         log.info(
-            "retention: deleted %d webhook events, %d sent messages and %d expired conversations",
+            "retention: deleted %d webhook events, %d sent messages, %d expired conversations and %d send jobs",
             events,
             messages,
             conversations,
+            send_jobs,
         )
     return events, messages
 
