@@ -51,8 +51,8 @@ CODE_LENGTH = 12  # 12 × 5 bits = 60 bits
 GROUP_SIZE = 4
 _DIGITS = frozenset("23456789")
 _SEPARATORS = re.compile(r"[\s\-‐‑‒–—―−ー－ｰ_・.,、。]")
-# What may stand around a code in a message: 「登録コード AB7K-…」「AB7K-… です」.
-_CODE_MESSAGE = re.compile(r"^(?:登録コード|コード)?[:：は]?([A-Z0-9]{12})(?:です)?$")
+# What may stand around a code in a message: 「登録コード AB7K-…」「AB7K-… です」 (「ー」 is gone by then).
+_CODE_MESSAGE = re.compile(r"^(?:登録コド|コド)?[:は]?([A-Z0-9]{12})(?:です)?$")
 MAX_NAME = 40
 MAX_ID = 2**31 - 1
 MAX_ROWS = 5000
