@@ -64,10 +64,12 @@ def follow(turn: Turn) -> StepResult:
     # LINE marks an unblock: a returning friend gets no default topic switched on (only a new one).
     new_friend = not turn.event.is_unblock
     welcome_flow.follow(turn)
+    if not topic_service.get_all(db_session=turn.db_session):
+        return END  # nothing to offer yet: ask when there is (asked_at stays empty)
     defaults = topic_service.welcome_new_friend(
         db_session=turn.db_session, line_user_id=turn.user_id, apply_defaults=new_friend
     )
-    if defaults is None or not topic_service.get_all(db_session=turn.db_session):
+    if defaults is None:
         return END
     note = t("broadcast_settings.ask")
     if defaults:
