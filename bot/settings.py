@@ -126,11 +126,13 @@ class Settings(BaseSettings):
     # one process keeps in flight, how long a process holds a chunk it is sending before another may
     # take it over (longer than one request's LINE_TIMEOUT_SECONDS), and the retries: a chunk is tried
     # this many times, waiting the base doubled per try (at most 5 min, with jitter) between tries.
+    # An idle process looks for chunks to send every broadcast_poll_seconds.
     broadcast_rate_per_second: float = Field(default=1000.0, ge=0, le=2000)
     broadcast_concurrency: int = Field(default=4, ge=1, le=32)
     broadcast_lease_seconds: int = Field(default=30, ge=2, le=600)
     broadcast_max_attempts: int = Field(default=10, ge=1, le=100)
     broadcast_retry_base_seconds: float = Field(default=1.0, gt=0, le=60)
+    broadcast_poll_seconds: float = Field(default=1.0, gt=0, le=60)
     # お知らせ配信: quiet hours in Tokyo time ("21:00-08:00"; "" for none): a normal broadcast due then
     # waits until their end; 緊急 goes at once.
     broadcast_quiet_hours: str = Field(

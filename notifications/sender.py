@@ -26,11 +26,11 @@ import logging
 import random
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from anyio import CapacityLimiter, to_thread
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot import clock, db, errors
@@ -87,7 +87,7 @@ class BroadcastSender:
         (a chunk cut off mid-send is taken over after its lease, with its retry key)."""
         in_flight: set[asyncio.Task[None]] = set()
         stopping = asyncio.create_task(stop.wait(), name="broadcast-stop")
-        poll = self._settings.worker_poll_seconds
+        poll = self._settings.broadcast_poll_seconds
         try:
             while not stop.is_set():
                 free = self._settings.broadcast_concurrency - len(in_flight)
@@ -125,6 +125,8 @@ class BroadcastSender:
     # --- claiming --------------------------------------------------------------------------------------
     def _claim(self, want: int) -> tuple[list[ClaimedChunk], float]:
         with self._db.session() as db_session:
+            if db_session.scalar(select(SendChunk.id).where(_due(clock.now())).limit(1)) is None:
+                return [], 0.0  # nothing to send: the shared bucket's row is left alone
             rows: list[Any] = []
 
             def claim(count: int) -> int:
@@ -193,15 +195,19 @@ class BroadcastSender:
             _finish_job_if_over(db_session, chunk.job_id)
 
 
-def _claim_chunks(db_session: Session, limit: int, lease_seconds: int) -> list[Any]:
-    now = clock.now()
-    due = or_(
+def _due(now: datetime) -> ColumnElement[bool]:
+    """Chunks to send now: pending and due, or "sending" under a lease that ran out (a process died)."""
+    return or_(
         and_(SendChunk.status == ChunkStatus.PENDING, SendChunk.next_attempt_at <= now),
         and_(SendChunk.status == ChunkStatus.SENDING, SendChunk.locked_until <= now),
     )
+
+
+def _claim_chunks(db_session: Session, limit: int, lease_seconds: int) -> list[Any]:
+    now = clock.now()
     query = (
         select(SendChunk.id, SendChunk.job_id, SendChunk.attempts, SendChunk.retry_key, SendChunk.status)
-        .where(due)
+        .where(_due(now))
         .order_by(SendChunk.id)
         .limit(limit)
     )

@@ -42,7 +42,7 @@ def engine_settings(database_url: str, line: Sandbox, **overrides: Any) -> Setti
         "line_api_base_url": f"{line.url}/sandbox/line",
         "line_data_api_base_url": f"{line.url}/sandbox/line",
         "line_timeout_seconds": 5,
-        "worker_poll_seconds": 0.05,
+        "broadcast_poll_seconds": 0.05,
         "broadcast_retry_base_seconds": 0.02,
         "broadcast_rate_per_second": 0,
     }

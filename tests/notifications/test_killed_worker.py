@@ -30,7 +30,7 @@ def test_a_worker_killed_mid_send_and_restarted_sends_each_recipient_once(databa
             BROADCAST_CONCURRENCY="4",
             BROADCAST_LEASE_SECONDS="3",
             BROADCAST_RATE_PER_SECOND="0",
-            WORKER_POLL_SECONDS="0.1",
+            BROADCAST_POLL_SECONDS="0.1",
         )
         # On SQLite `serve` sends (one process); on PostgreSQL a `madoguchi worker`.
         serve = ["serve", "--host", "127.0.0.1", "--port", sandbox.bot_url.rsplit(":", 1)[1]]
