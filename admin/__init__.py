@@ -55,8 +55,9 @@ def register(app: FastAPI, capabilities: Capabilities) -> None:
         else secrets.token_bytes(32)
     )
 
-    app.mount("/admin/static", StaticFiles(directory=STATIC_DIR), name="admin-static")
+    # Before the static mount: the public routes include /admin/static/line-render.{js,css}.
     app.include_router(routes.public_router, include_in_schema=False)
+    app.mount("/admin/static", StaticFiles(directory=STATIC_DIR), name="admin-static")
 
     pages = APIRouter(dependencies=[Depends(staff_guard)])
     api_v1 = APIRouter(dependencies=[Depends(bearer_scheme), Depends(staff_guard)], responses=api.ERRORS)

@@ -9,7 +9,9 @@ import asyncio
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 from datetime import date
+from importlib import resources
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Path, Query, Request
@@ -45,6 +47,34 @@ AUDIT_PER_PAGE = 50
 MAX_ID = 2**31 - 1
 
 public_router = APIRouter()
+
+# The sandbox chat page's LINE message renderer, for the admin's previews of what citizens will see.
+# Read from the bot package's files, so production (no /sandbox routes) has them too: these two only.
+LINE_RENDER_FILES = {"line-render.js": "text/javascript", "line-render.css": "text/css"}
+
+
+def _line_render_view(name: str, media_type: str) -> Callable[[Request], Response]:
+    def line_render_file(request: Request) -> Response:
+        body = resources.files("bot").joinpath("sandbox", "static", name).read_bytes()
+        etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
+        headers = {"ETag": etag, "Cache-Control": "no-cache"}
+        if etag in request.headers.get("if-none-match", ""):
+            return Response(status_code=304, headers=headers)
+        return Response(body, media_type=media_type, headers=headers)
+
+    return line_render_file
+
+
+# Public, like the rest of /admin/static (admin.css, admin.js); registered before that mount, which
+# would answer 404 for them (see admin.register).
+for _name, _media_type in LINE_RENDER_FILES.items():
+    public_router.add_api_route(
+        f"/admin/static/{_name}",
+        _line_render_view(_name, _media_type),
+        methods=["GET"],
+        include_in_schema=False,
+        name=f"admin-static-{_name}",
+    )
 
 
 # --- signing in and out -------------------------------------------------------------------------
