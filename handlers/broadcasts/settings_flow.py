@@ -192,7 +192,8 @@ def asks_about_choices(turn: Turn) -> bool:
         return True
     if turn.text is None or turn.postback is not None or len(turn.text) > turn.settings.max_text_length:
         return False
-    return topic_service.speaks_of_choices(turn.text, _topics(turn))
+    # The words first: most messages are not about news, and need no look at the topics.
+    return topic_service.mentions_delivery(turn.text) and topic_service.speaks_of_choices(turn.text, _topics(turn))
 
 
 def choose_in_words(turn: Turn) -> StepResult:

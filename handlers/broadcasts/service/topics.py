@@ -458,12 +458,15 @@ def apply_reading(*, db_session: Session, line_user_id: str, reading: Reading) -
 _DELIVERY = re.compile(r"(お知らせ|おしらせ|通知|配信|案内|情報|じょうほう|連絡|れんらく|登録|めーる|にゅーす|広報)")
 
 
+def mentions_delivery(text: str) -> bool:
+    """お知らせ, 通知, 配信, 案内, 情報, 連絡, 登録 …: words about receiving news (a cheap first look)."""
+    return bool(_DELIVERY.search(_fold(text)))
+
+
 def speaks_of_choices(text: str, topics: list[Topic]) -> bool:
     """Words about receiving news that say what to change (「子どもの情報もほしい」「登録やめたい」),
     whatever the NLU made of them."""
-    if not _DELIVERY.search(_fold(text)):
-        return False
-    return read_text(text, topics).action != "show"
+    return mentions_delivery(text) and read_text(text, topics).action != "show"
 
 
 # --- the district (the garbage capability's) ---------------------------------------------------------
