@@ -29,6 +29,9 @@ from handlers.gis.service import places as place_service
 from handlers.welcome import flow as welcome_flow
 
 INTENTS = ("subscribe", "unsubscribe")
+# Words about news whose intent the NLU reads as another request this sure are that request's.
+OTHER_REQUEST_CONFIDENCE = 0.6
+FAQ_CONFIDENCE = 0.85
 
 
 class State(StrEnum):
@@ -192,6 +195,13 @@ def asks_about_choices(turn: Turn) -> bool:
         return True
     if turn.text is None or turn.postback is not None or len(turn.text) > turn.settings.max_text_length:
         return False
+    nlu = turn.nlu
+    if nlu is not None and nlu.intent_name is not None:
+        # 「避難所の情報を教えてください」 asks for shelters, 「予防接種の情報を知りたい」 the FAQ: a clear
+        # request of another kind is not a choice of news, whatever words it shares with one.
+        other = nlu.intent_name not in ("faq", "out_of_scope") and nlu.intent.confidence >= OTHER_REQUEST_CONFIDENCE
+        if other or (nlu.intent_name == "faq" and nlu.intent.confidence >= FAQ_CONFIDENCE):
+            return False
     # The words first: most messages are not about news, and need no look at the topics.
     return topic_service.mentions_delivery(turn.text) and topic_service.speaks_of_choices(turn.text, _topics(turn))
 

@@ -188,13 +188,17 @@ def test_free_text_chooses_both_ways_and_withdrawal_wins(topics_app: LiveApp) ->
         assert reply["type"] == "flex", said  # the current state is shown
 
 
-def test_garbage_reminder_words_stay_the_garbage_flows(topics_app: LiveApp) -> None:
+def test_other_requests_keep_their_words(topics_app: LiveApp) -> None:
     app = topics_app
     user = new_citizen(app)
     with app.db.session() as db_session:
         garbage_service.set_district(db_session=db_session, line_user_id=user, district="牛窓")
-    (reply,) = say_all(app, user, "ごみの通知をやめる")
+    (reply,) = say_all(app, user, "ごみの通知をやめる")  # the garbage days' evening reminder
     assert reply["text"] == t("gis.garbage.reminder_off")
+    # Shelters asked for, with 「避難」「情報」「ください」 in it: not a choice of 防災 news.
+    answer = say_all(app, user, "避難所の情報を教えてください")
+    assert not any(t("broadcast_settings.title") in str(m) for m in answer)
+    assert chosen(app, user) == set()
 
 
 def test_the_district_is_shown_set_and_changed(topics_app: LiveApp) -> None:
