@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, delete, func, insert, literal, select, update
+from sqlalchemy import Select, case, delete, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from bot import clock, db
@@ -118,26 +118,38 @@ def start(
     )
     db_session.add(job)
     db_session.flush()
-    _insert_recipients(db_session, job.id, recipients)
-    blocked = select(Citizen.line_user_id).where(Citizen.status == CitizenStatus.BLOCKED)
-    job.skipped = db.affected_rows(
+    _insert_recipients(db_session, job.id, recipients, chunk_size)
+    sizes = dict(
         db_session.execute(
-            update(SendRecipient)
-            .where(SendRecipient.job_id == job.id, SendRecipient.line_user_id.in_(blocked))
-            .values(status=RecipientStatus.SKIPPED, error=BLOCKED)
-            .execution_options(synchronize_session=False)
-        )
+            select(SendRecipient.chunk_seq, func.count())
+            .where(SendRecipient.job_id == job.id, SendRecipient.chunk_seq.is_not(None))
+            .group_by(SendRecipient.chunk_seq)
+        ).all()
     )
-    pending = list(
-        db_session.scalars(
-            select(SendRecipient.id)
-            .where(SendRecipient.job_id == job.id, SendRecipient.status == RecipientStatus.PENDING)
-            .order_by(SendRecipient.id)
+    job.skipped = int(
+        db_session.scalar(
+            select(func.count()).where(SendRecipient.job_id == job.id, SendRecipient.status == RecipientStatus.SKIPPED)
         )
+        or 0
     )
-    job.total = len(pending) + job.skipped
-    _plan_chunks(db_session, job.id, pending, chunk_size, now)
-    if not pending:
+    job.total = sum(sizes.values()) + job.skipped
+    if sizes:
+        db_session.execute(
+            insert(SendChunk.__table__),
+            [
+                {
+                    "job_id": job.id,
+                    "seq": seq,
+                    "size": size,
+                    "retry_key": str(uuid.uuid4()),  # the chunk's key, for every try, before the first
+                    "status": ChunkStatus.PENDING,
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                }
+                for seq, size in sorted(sizes.items())
+            ],
+        )
+    else:
         job.status = JobStatus.DONE
         job.finished_at = now
         job.messages = []
@@ -145,64 +157,46 @@ def start(
     return job.id
 
 
-def _insert_recipients(db_session: Session, job_id: int, recipients: Select[Any] | Sequence[str]) -> None:
+def _insert_recipients(
+    db_session: Session, job_id: int, recipients: Select[Any] | Sequence[str], chunk_size: int
+) -> None:
+    """One row per distinct user id: blocked citizens "skipped" (in no chunk), the others numbered into
+    chunks of `chunk_size` as they are inserted."""
     table = SendRecipient.__table__
-    columns = ["job_id", "line_user_id", "status"]
+    columns = ["job_id", "line_user_id", "status", "error", "chunk_seq"]
+    blocked = select(Citizen.line_user_id).where(Citizen.status == CitizenStatus.BLOCKED)
     if isinstance(recipients, Select):
         source = recipients.subquery()
         user_id = next(iter(source.c))
-        rows = (
-            select(literal(job_id), user_id, literal(RecipientStatus.PENDING.value))
-            .where(user_id.is_not(None))
-            .distinct()
-        )
+        audience = select(user_id.label("uid")).where(user_id.is_not(None)).distinct().subquery()
+        known_blocked = blocked.subquery()
+        reachable = known_blocked.c.line_user_id.is_(None)
+        # Numbered among the reachable only, so that every chunk but the last is full.
+        number = func.row_number().over(partition_by=reachable, order_by=audience.c.uid)
+        rows = select(
+            literal(job_id),
+            audience.c.uid,
+            case((reachable, literal(RecipientStatus.PENDING.value)), else_=literal(RecipientStatus.SKIPPED.value)),
+            case((reachable, None), else_=literal(BLOCKED)),
+            case((reachable, (number - 1) // chunk_size), else_=None),
+        ).select_from(audience.outerjoin(known_blocked, known_blocked.c.line_user_id == audience.c.uid))
         db_session.execute(insert(table).from_select(columns, rows))
         return
     unique = [u for u in dict.fromkeys(recipients) if u]
-    if unique:
-        db_session.execute(
-            insert(table), [{"job_id": job_id, "line_user_id": u, "status": RecipientStatus.PENDING} for u in unique]
-        )
-
-
-_ASSIGN_CHUNK = (
-    update(SendRecipient.__table__)
-    .where(
-        SendRecipient.__table__.c.job_id == bindparam("b_job"),
-        SendRecipient.__table__.c.id.between(bindparam("b_first"), bindparam("b_last")),
-        SendRecipient.__table__.c.status == RecipientStatus.PENDING,
-    )
-    .values(chunk_id=bindparam("b_chunk"))
-)
-
-
-def _plan_chunks(db_session: Session, job_id: int, pending: list[int], size: int, now: datetime) -> None:
-    """Chunks of `size` recipients in id order; each chunk's recipients are an id range of the job's
-    pending rows (so one UPDATE per chunk assigns them), and each gets its retry key now."""
-    groups = [pending[i : i + size] for i in range(0, len(pending), size)]
-    chunks = [
-        SendChunk(
-            job_id=job_id,
-            seq=seq,
-            size=len(group),
-            retry_key=str(uuid.uuid4()),
-            status=ChunkStatus.PENDING,
-            attempts=0,
-            next_attempt_at=now,
-        )
-        for seq, group in enumerate(groups)
-    ]
-    if not chunks:
+    if not unique:
         return
-    db_session.add_all(chunks)
-    db_session.flush()
-    db_session.execute(
-        _ASSIGN_CHUNK,
-        [
-            {"b_job": job_id, "b_first": group[0], "b_last": group[-1], "b_chunk": chunk.id}
-            for chunk, group in zip(chunks, groups, strict=True)
-        ],
-    )
+    refused = set(db_session.scalars(blocked))
+    values: list[dict[str, Any]] = []
+    sendable = 0
+    for user in unique:
+        row: dict[str, Any] = {"job_id": job_id, "line_user_id": user, "status": RecipientStatus.PENDING}
+        if user in refused:
+            row.update(status=RecipientStatus.SKIPPED, error=BLOCKED, chunk_seq=None)
+        else:
+            row.update(error=None, chunk_seq=sendable // chunk_size)
+            sendable += 1
+        values.append(row)
+    db_session.execute(insert(table), values)
 
 
 # --- watching -----------------------------------------------------------------------------------------
@@ -266,14 +260,14 @@ def cancel(db_session: Session, job_id: int) -> None:
             update(SendChunk)
             .where(SendChunk.job_id == job_id, SendChunk.status == ChunkStatus.PENDING)
             .values(status=ChunkStatus.CANCELLED, locked_until=None)
-            .returning(SendChunk.id)
+            .returning(SendChunk.seq)
             .execution_options(synchronize_session=False)
         )
     )
     if cancelled:
         db_session.execute(
             update(SendRecipient)
-            .where(SendRecipient.chunk_id.in_(cancelled))
+            .where(SendRecipient.job_id == job_id, SendRecipient.chunk_seq.in_(cancelled))
             .values(status=RecipientStatus.CANCELLED)
             .execution_options(synchronize_session=False)
         )

@@ -52,6 +52,7 @@ class ClaimedChunk:
 
     id: int
     job_id: int
+    seq: int
     attempts: int
     retry_key: str
     to: list[str]
@@ -188,7 +189,7 @@ class BroadcastSender:
                 return
             db_session.execute(
                 update(SendRecipient)
-                .where(SendRecipient.chunk_id == chunk.id)
+                .where(SendRecipient.job_id == chunk.job_id, SendRecipient.chunk_seq == chunk.seq)
                 .values(**recipient_values)
                 .execution_options(synchronize_session=False)
             )
@@ -206,7 +207,7 @@ def _due(now: datetime) -> ColumnElement[bool]:
 def _claim_chunks(db_session: Session, limit: int, lease_seconds: int) -> list[Any]:
     now = clock.now()
     query = (
-        select(SendChunk.id, SendChunk.job_id, SendChunk.attempts, SendChunk.retry_key, SendChunk.status)
+        select(SendChunk.id, SendChunk.job_id, SendChunk.seq, SendChunk.attempts, SendChunk.retry_key, SendChunk.status)
         .where(_due(now))
         .order_by(SendChunk.id)
         .limit(limit)
@@ -235,13 +236,14 @@ def _claim_chunks(db_session: Session, limit: int, lease_seconds: int) -> list[A
 def _with_recipients(db_session: Session, rows: list[Any]) -> list[ClaimedChunk]:
     if not rows:
         return []
-    to: dict[int | None, list[str]] = defaultdict(list)
-    for chunk_id, user_id in db_session.execute(
-        select(SendRecipient.chunk_id, SendRecipient.line_user_id)
-        .where(SendRecipient.chunk_id.in_([r.id for r in rows]))
-        .order_by(SendRecipient.id)
-    ):
-        to[chunk_id].append(user_id)
+    to: dict[tuple[int, int | None], list[str]] = defaultdict(list)
+    for row in rows:
+        for user_id in db_session.scalars(
+            select(SendRecipient.line_user_id)
+            .where(SendRecipient.job_id == row.job_id, SendRecipient.chunk_seq == row.seq)
+            .order_by(SendRecipient.id)
+        ):
+            to[(row.job_id, row.seq)].append(user_id)
     jobs = {job.id: job for job in db_session.scalars(select(SendJob).where(SendJob.id.in_({r.job_id for r in rows})))}
     return [
         ClaimedChunk(
@@ -249,7 +251,8 @@ def _with_recipients(db_session: Session, rows: list[Any]) -> list[ClaimedChunk]
             job_id=r.job_id,
             attempts=r.attempts + 1,
             retry_key=r.retry_key,
-            to=to[r.id],
+            seq=r.seq,
+            to=to[(r.job_id, r.seq)],
             messages=list(jobs[r.job_id].messages),
             aggregation_unit=jobs[r.job_id].aggregation_unit,
             notification_disabled=jobs[r.job_id].notification_disabled,

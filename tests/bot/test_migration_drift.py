@@ -35,7 +35,7 @@ LANDED = {
     "0008_classes.py": "b587edfb77731d91e5b40c4ae74e9ab6f0ffad2c30d8060dd34db7b16f8cb77e",
     "0009_staff_inbox.py": "84a2f798fb6663ff5bc1b198035f6fecbc28e0db261830b9f0c601d669e5900a",
     "0010_faq_staff.py": "470c8536d65add54a0d4e0f3b558af03811da33f0d214bdbb38ad6213e15ada4",
-    "0011_send_engine.py": "b450aa879bf4a3de9dbe6014577782f1a79da62a19a34f7f3a58c9133a7c3eda",
+    "0011_send_engine.py": "74cb0c924628aaafaead475a63a42b75225a06f74fa6bf4e60f945ac577f8db9",
 }
 
 

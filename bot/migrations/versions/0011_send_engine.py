@@ -2,7 +2,7 @@
 
 A broadcast is planned whole before it goes out: `send_jobs` (the messages, emptied when the job is
 over), `send_chunks` (at most 500 recipients each, with the X-Line-Retry-Key every try of the chunk is
-sent with, and its lease) and `send_recipients` (one LINE user id per row, with its outcome).
+sent with, and its lease) and `send_recipients` (one LINE user id per row, with its chunk's seq and its outcome).
 `send_rate_buckets` holds the token bucket that caps multicast requests across every process.
 
 Revision ID: 0011
@@ -68,22 +68,18 @@ def upgrade() -> None:
         "send_recipients",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("job_id", sa.Integer(), nullable=False),
-        sa.Column("chunk_id", sa.Integer(), nullable=True),
+        sa.Column("chunk_seq", sa.Integer(), nullable=True),
         sa.Column("line_user_id", sa.String(length=64), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("sent_at", bot.db.UTCDateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["chunk_id"], ["send_chunks.id"], name=op.f("fk_send_recipients_chunk_id_send_chunks"), ondelete="CASCADE"
-        ),
         sa.ForeignKeyConstraint(
             ["job_id"], ["send_jobs.id"], name=op.f("fk_send_recipients_job_id_send_jobs"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_send_recipients")),
         sa.UniqueConstraint("job_id", "line_user_id", name="uq_send_recipients_job_id_line_user_id"),
     )
-    op.create_index(op.f("ix_send_recipients_chunk_id"), "send_recipients", ["chunk_id"], unique=False)
-    op.create_index("ix_send_recipients_job_status", "send_recipients", ["job_id", "status"], unique=False)
+    op.create_index("ix_send_recipients_job_chunk", "send_recipients", ["job_id", "chunk_seq"], unique=False)
     op.create_table(
         "send_rate_buckets",
         sa.Column("name", sa.String(length=64), nullable=False),
@@ -95,8 +91,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("send_rate_buckets")
-    op.drop_index("ix_send_recipients_job_status", table_name="send_recipients")
-    op.drop_index(op.f("ix_send_recipients_chunk_id"), table_name="send_recipients")
+    op.drop_index("ix_send_recipients_job_chunk", table_name="send_recipients")
     op.drop_table("send_recipients")
     op.drop_index("ix_send_chunks_status_next", table_name="send_chunks")
     op.drop_index(op.f("ix_send_chunks_job_id"), table_name="send_chunks")
