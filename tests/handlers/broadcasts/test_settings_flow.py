@@ -75,7 +75,7 @@ def test_a_new_friend_is_greeted_asked_once_with_bousai_on_and_told_so(topics_ap
     assert question["type"] == "flex"
     alt = question["altText"]
     assert t("broadcast_settings.ask_default", topics="防災") in alt
-    assert "防災：受け取る" in alt and "子育て：停止中" in alt and "ごみ：停止中" in alt
+    assert "防災：受け取り中" in alt and "子育て：受け取らない" in alt and "ごみ：受け取らない" in alt
     assert chosen(app, user) == {"bousai"}
     with app.db.session() as db_session:
         asked = topic_service.get_settings(db_session=db_session, line_user_id=user)
@@ -88,7 +88,7 @@ def test_a_new_friend_is_greeted_asked_once_with_bousai_on_and_told_so(topics_ap
     # One tap: 防災 off, said in one sentence, the card again.
     (after,) = tap_all(app, user, quick_replies(question)[1]["data"])
     assert first_line(after) == t("broadcast_settings.turned_off", topics="防災")
-    assert "防災：停止中" in after["altText"]
+    assert "防災：受け取らない" in after["altText"]
     assert chosen(app, user) == set()
     with app.db.session() as db_session:
         answered = topic_service.get_settings(db_session=db_session, line_user_id=user)

@@ -115,7 +115,7 @@ def test_the_topics_page_counts_and_staff_change_what_citizens_see(
     assert edited.status_code == 303
     assert post(haishin, f"{TOPICS}/event/retire").status_code == 303
     (card,) = say_all(app, user, "配信設定")
-    assert "子育て・教育：停止中" in card["altText"] and "イベント" not in card["altText"]
+    assert "子育て・教育：受け取らない" in card["altText"] and "イベント" not in card["altText"]
     (school,) = say_all(app, user, "学校のお知らせもほしい")
     assert school["altText"].startswith("「子育て・教育」のお知らせを受け取ります。")
     assert post(haishin, f"{TOPICS}/event/reactivate").status_code == 303
