@@ -225,7 +225,9 @@ def draft_of(values: dict[str, Any], image_token: str | None) -> BroadcastDraft:
         return BroadcastDraft(
             title=values["title"],
             text=values["text"],
-            template=content.Template(values["template"]) if values["template"] in content.Template else "text",
+            template=content.Template(values["template"])
+            if values["template"] in {t.value for t in content.Template}
+            else content.Template.TEXT,
             audience=Audience(
                 all=values["all"],
                 topics=values["topics"],
