@@ -273,10 +273,10 @@ def test_a_roster_with_bad_rows_imports_nothing_and_says_why(db: Database, setti
         "既存 一郎,,090-9999-0000\n"  # 7: on the roster already
     )
     with db.session() as db_session:
-        group = db_session.get(MemberGroup, group_id)
-        assert group is not None
+        found = db_session.get(MemberGroup, group_id)
+        assert found is not None
         with pytest.raises(RosterRejected) as rejected:
-            groups.import_csv(db_session=db_session, group=group, data=bad.encode("cp932"), settings=settings)
+            groups.import_csv(db_session=db_session, group=found, data=bad.encode("cp932"), settings=settings)
     problems = [(p.line, p.message) for p in rejected.value.problems]
     assert [line for line, _ in problems] == [3, 4, 4, 6, 7]
     assert "氏名が空欄" in problems[0][1]
