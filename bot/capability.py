@@ -108,7 +108,13 @@ class Capabilities:
 
     @cached_property
     def flows(self) -> tuple[Flow, ...]:
-        return tuple(flow for c in self.items for flow in c.flows)
+        """Every flow in routing order: the early ones (Flow.early) first, then by the capability list."""
+        ordered = [flow for c in self.items for flow in c.flows]
+        return tuple(sorted(ordered, key=lambda flow: not flow.early))
+
+    @cached_property
+    def early_flows(self) -> tuple[Flow, ...]:
+        return tuple(flow for flow in self.flows if flow.early)
 
     @cached_property
     def flows_by_name(self) -> dict[str, Flow]:

@@ -1,4 +1,5 @@
-"""Routing: event kinds, then the citizen's open conversation, then the entry points of every flow
+"""Routing: event kinds, then the entry points of the early flows (exact shapes such as a registration
+code, Flow.early), then the citizen's open conversation, then the entry points of every flow
 (postback actions and intents) in the order of the capability list (bot/capabilities.py), then the
 friendly fallback. What each capability answers is declared in its capability.py.
 """
@@ -6,8 +7,10 @@ friendly fallback. What each capability answers is declared in its capability.py
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from bot import conversation as conversation_service
+from bot.conversation import Conversation
 from bot.flow import END, Flow, Route, Turn, first_match
 
 log = logging.getLogger(__name__)
@@ -39,6 +42,8 @@ def dispatch(turn: Turn) -> None:
         return
     if kind not in CONVERSATIONAL and not taken:
         return
+    if _start(capabilities.early_flows, turn, open_conversation):
+        return
     if open_conversation is not None:
         flow = open_flow
         if flow is None:
@@ -49,17 +54,24 @@ def dispatch(turn: Turn) -> None:
             if route is not None:
                 _run(flow, route, turn, state=open_conversation.state)
                 return
-    for flow in capabilities.flows:
-        route = first_match(flow.entry_points, turn)
-        if route is not None:
-            # Starting something new closes whatever was open.
-            if open_conversation is not None:
-                conversation_service.end(db_session=turn.db_session, chat_id=chat_id)
-            turn.data = {}
-            _run(flow, route, turn, state=None)
-            return
+    if _start(capabilities.flows, turn, open_conversation):
+        return
     if capabilities.fallback is not None:
         capabilities.fallback(turn)
+
+
+def _start(flows: Sequence[Flow], turn: Turn, open_conversation: Conversation | None) -> bool:
+    """Runs the first flow whose entry point matches; starting something new closes whatever was open."""
+    for flow in flows:
+        route = first_match(flow.entry_points, turn)
+        if route is not None:
+            if open_conversation is not None:
+                assert turn.chat_id is not None
+                conversation_service.end(db_session=turn.db_session, chat_id=turn.chat_id)
+            turn.data = {}
+            _run(flow, route, turn, state=None)
+            return True
+    return False
 
 
 def _run(flow: Flow, route: Route, turn: Turn, *, state: str | None) -> None:

@@ -146,6 +146,9 @@ class Flow:
     # Event kinds beyond text, location and postback that an open conversation of this flow takes
     # before anyone else (e.g. the staff inbox keeps the images and stickers a citizen sends).
     takes: frozenset[str] = frozenset()
+    # Tried before every other flow and before an open conversation's own routes: for input of an
+    # exact shape nothing else may read (a registration code), which the NLU could mistake for an intent.
+    early: bool = False
 
     def routes_for(self, state: str) -> list[Route]:
         return [*self.states.get(state, []), *self.fallbacks]

@@ -48,4 +48,6 @@ def register(turn: Turn) -> StepResult:
     return END
 
 
-FLOW = Flow(name="member_code", entry_points=[Route(sends_a_code, register, "text:member_code")])
+# Early: a code is an exact shape no other flow reads, but the NLU reads a few random codes as an
+# intent of a capability routed before this one (bot/flow.py Flow.early).
+FLOW = Flow(name="member_code", entry_points=[Route(sends_a_code, register, "text:member_code")], early=True)
