@@ -280,7 +280,22 @@ def _finish_job_if_over(db_session: Session, job_id: int) -> None:
     job.messages = []
 
 
+def release_leases(database: Database) -> int:
+    """SQLite runs as one process: chunks its previous life left "sending" are due again at once (sent
+    with their retry keys, so one LINE had already is answered 409), not after their lease."""
+    with database.session() as db_session:
+        result = db_session.execute(
+            update(SendChunk)
+            .where(SendChunk.status == ChunkStatus.SENDING)
+            .values(locked_until=clock.now())
+            .execution_options(synchronize_session=False)
+        )
+        return db.affected_rows(result)
+
+
 async def run(db: Database, settings: Settings, client: LineClient, stop: asyncio.Event) -> None:
     """The sending loop of one process (bot/app.py and bot/worker.py start it beside the inbox's)."""
+    if db.dialect == "sqlite":
+        await to_thread.run_sync(release_leases, db)
     with contextlib.suppress(asyncio.CancelledError):
         await BroadcastSender(db, settings, client).run_forever(stop)
