@@ -16,8 +16,10 @@ from bot import clock
 from bot.citizens import Citizen, CitizenStatus
 from bot.db import Database
 from notifications import engine
-from notifications.models import ChunkStatus, SendChunk, SendJob
+from notifications.models import ChunkStatus, SendChunk, SendJob, SendRecipient
 from notifications.rate import Refill
+from notifications.scheduler import purge_message_log_now
+from notifications.sender import MAX_BACKOFF_SECONDS, backoff_seconds
 from tests.notifications.support import (
     MESSAGES,
     add_citizens,
@@ -235,10 +237,33 @@ async def test_the_rate_cap_holds_across_two_senders(database_url: str, db: Data
 
 
 def test_backoff_grows_with_jitter() -> None:
-    from notifications.sender import MAX_BACKOFF_SECONDS, backoff_seconds
-
     rand = random.Random(1)
     waits = [backoff_seconds(n, 1.0, rand) for n in range(1, 12)]
     assert all(2 ** (n - 1) / 2 <= w <= 2 ** (n - 1) for n, w in zip(range(1, 7), waits, strict=False))
     assert max(waits) <= MAX_BACKOFF_SECONDS
     assert len({round(backoff_seconds(3, 1.0), 6) for _ in range(10)}) > 1  # jitter: not all the same
+
+
+# --- retention ----------------------------------------------------------------------------------------
+async def test_finished_jobs_go_with_the_message_log(database_url: str, db: Database) -> None:
+
+    people = user_ids(12)
+    job_id = plan(db, people, chunk_size=5)
+    unfinished = plan(db, user_ids(3))
+    with line() as sandbox:
+        settings = engine_settings(database_url, sandbox)
+        result = await send_until_over(settings, job_id)
+        assert result.rate_per_second and result.eta_seconds == 0.0
+    with db.session() as db_session:
+        engine.cancel(db_session, unfinished)  # cancelled: finished too
+
+    clock.travel_to(clock.now() + timedelta(days=settings.message_log_retention_days - 1))
+    purge_message_log_now(db, settings)
+    assert counts(db, job_id).sent == 12  # not yet
+    clock.travel_to(clock.now() + timedelta(days=2))
+    purge_message_log_now(db, settings)
+    with db.session() as db_session, pytest.raises(engine.JobNotFound):
+        engine.counts(db_session, job_id)
+    with db.session() as db_session:
+        assert db_session.scalars(select(SendRecipient)).all() == []
+        assert db_session.scalars(select(SendChunk)).all() == []
