@@ -247,9 +247,9 @@ def recipients(
 
 
 def cancel(db_session: Session, job_id: int) -> None:
-    """Cancels the chunks not sent yet (their recipients become "cancelled"). A chunk in flight
-    finishes, and one left in flight by a process that died is still taken over: it may have reached
-    LINE, and only its retry key can tell."""
+    """Cancels the chunks never tried (their recipients become "cancelled"). A chunk already tried
+    finishes: one in flight, one left in flight by a process that died, one waiting to be tried again
+    after a 5xx or a timeout. Each may have reached LINE, and only its retry key can tell."""
     job = db_session.get(SendJob, job_id, with_for_update=True)
     if job is None:
         raise JobNotFound(job_id)
@@ -258,7 +258,7 @@ def cancel(db_session: Session, job_id: int) -> None:
     cancelled = list(
         db_session.scalars(
             update(SendChunk)
-            .where(SendChunk.job_id == job_id, SendChunk.status == ChunkStatus.PENDING)
+            .where(SendChunk.job_id == job_id, SendChunk.status == ChunkStatus.PENDING, SendChunk.attempts == 0)
             .values(status=ChunkStatus.CANCELLED, locked_until=None)
             .returning(SendChunk.seq)
             .execution_options(synchronize_session=False)
@@ -276,7 +276,7 @@ def cancel(db_session: Session, job_id: int) -> None:
     in_flight = db_session.scalar(
         select(func.count())
         .select_from(SendChunk)
-        .where(SendChunk.job_id == job_id, SendChunk.status == ChunkStatus.SENDING)
+        .where(SendChunk.job_id == job_id, SendChunk.status.in_([ChunkStatus.PENDING, ChunkStatus.SENDING]))
     )
     if not in_flight:
         job.messages = []

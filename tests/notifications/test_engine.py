@@ -15,11 +15,12 @@ from sqlalchemy import select
 from bot import clock
 from bot.citizens import Citizen, CitizenStatus
 from bot.db import Database
+from bot.line_client import LineClient
 from notifications import engine
 from notifications.models import ChunkStatus, SendChunk, SendJob, SendRecipient
 from notifications.rate import Refill
 from notifications.scheduler import purge_message_log_now
-from notifications.sender import MAX_BACKOFF_SECONDS, backoff_seconds
+from notifications.sender import MAX_BACKOFF_SECONDS, BroadcastSender, backoff_seconds
 from tests.notifications.support import (
     MESSAGES,
     add_citizens,
@@ -190,6 +191,25 @@ async def test_cancel_stops_what_has_not_gone(database_url: str, db: Database) -
     with db.session() as db_session:
         assert {r.status for r in engine.recipients(db_session, job_id, limit=100)} == {"cancelled"}
         engine.cancel(db_session, job_id)  # again: nothing changes
+
+
+async def test_cancel_lets_a_chunk_already_tried_finish(database_url: str, db: Database) -> None:
+    people = user_ids(20)
+    job_id = plan(db, people, chunk_size=10)
+    with line() as sandbox:
+        settings = engine_settings(database_url, sandbox, broadcast_concurrency=1)
+        sandbox.platform.inject_fault("multicast", 500)  # the first try: did LINE get it? Only its key knows
+        client = LineClient(settings)
+        try:
+            assert await BroadcastSender(db, settings, client).send_due() == 1
+        finally:
+            await client.close()
+        with db.session() as db_session:
+            engine.cancel(db_session, job_id)
+        result = await send_until_over(settings, job_id)
+        delivered = multicast_recipients(sandbox.platform)
+    assert set(delivered) == set(people[:10])
+    assert (result.status, result.sent, result.skipped, result.remaining) == ("cancelled", 10, 10, 0)
 
 
 async def test_cancel_midway_keeps_what_went(database_url: str, db: Database) -> None:
