@@ -127,8 +127,18 @@ ROUTES: list[tuple[str, str, str]] = [
     ("POST", "/admin/handoff/{handoff_request_id}/reply", "ac"),
     ("POST", "/admin/handoff/{handoff_request_id}/status", "ac"),
     ("POST", "/admin/handoff/{handoff_request_id}/assign", "ac"),
-    # Sections not built yet (準備中): 配信 (broadcaster).
+    # 配信: broadcasters compose, approve (not their own: a rule, not a role) and cancel; viewers watch.
     ("GET", "/admin/broadcasts", "abv"),
+    ("GET", "/admin/broadcasts/static/{name}", "abv"),
+    ("GET", "/admin/broadcasts/new", "ab"),
+    ("POST", "/admin/broadcasts/new", "ab"),
+    ("POST", "/admin/broadcasts/preview", "ab"),
+    ("POST", "/admin/broadcasts/reach", "ab"),
+    ("GET", "/admin/broadcasts/{broadcast_id}", "abv"),
+    ("GET", "/admin/broadcasts/{broadcast_id}/progress", "abv"),
+    ("POST", "/admin/broadcasts/{broadcast_id}/approve", "ab"),
+    ("POST", "/admin/broadcasts/{broadcast_id}/cancel", "ab"),
+    ("POST", "/admin/broadcasts/{broadcast_id}/test-send", "ab"),
     # 配信の分野 (topics citizens choose): broadcasters change, viewers read.
     ("GET", "/admin/broadcasts/topics", "abv"),
     ("GET", "/admin/broadcasts/topics/new", "ab"),
@@ -194,6 +204,13 @@ ROUTES: list[tuple[str, str, str]] = [
     ("POST", "/api/v1/inbox/{handoff_request_id}/reply", "ac"),
     ("POST", "/api/v1/inbox/{handoff_request_id}/status", "ac"),
     # 配信グループ: broadcasters and admins change; viewers read rosters (no names, no codes).
+    ("GET", "/api/v1/broadcasts", "abv"),
+    ("POST", "/api/v1/broadcasts", "ab"),
+    ("POST", "/api/v1/broadcasts/reach", "ab"),
+    ("GET", "/api/v1/broadcasts/{broadcast_id}", "abv"),
+    ("POST", "/api/v1/broadcasts/{broadcast_id}/approve", "ab"),
+    ("POST", "/api/v1/broadcasts/{broadcast_id}/cancel", "ab"),
+    ("GET", "/api/v1/broadcasts/{broadcast_id}/recipients", "abv"),
     ("GET", "/api/v1/groups", "abv"),
     ("POST", "/api/v1/groups", "ab"),
     ("GET", "/api/v1/groups/{group_id}/members", "abv"),
