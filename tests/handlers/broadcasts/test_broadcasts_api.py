@@ -170,7 +170,7 @@ def test_all_friends_waits_for_a_second_person_and_the_author_cannot_approve(
     assert approved.status_code == 200, approved.text
     assert approved.json()["approved_by"] == "second"
     body = finished(api["author"], broadcast_id)
-    assert body["counts"]["sent"] == 3
+    assert body["counts"]["sent"] == 3, body
     assert [received(api_app, u, "市からのお知らせです。") for u in friends] == [1, 1, 1]
     assert api["second"].post(f"/api/v1/broadcasts/{broadcast_id}/approve").status_code == 409
 
