@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from admin.models import AuditEntry, StaffRole
 from bot import citizens as citizen_service
 from bot import clock
-from handlers.broadcasts.models import Broadcast, BroadcastImage
+from handlers.broadcasts.models import Broadcast, BroadcastImage, Subscription, Topic
 from tests.admin.conftest import add_staff, page_csrf, sign_in
 from tests.support import LiveApp, wait_until
 
@@ -156,3 +156,27 @@ def test_viewers_watch_but_cannot_compose_approve_or_cancel_and_the_dashboard_li
     dashboard = viewer.get("/admin/")
     assert "予約済みの配信" in dashboard.text and "避難所の開設" in dashboard.text
     assert people["haishin"].get("/admin/broadcasts/999999").status_code == 404
+
+
+def test_a_sent_broadcast_shows_how_many_opened_it_from_lines_statistics(
+    compose_app: LiveApp, people: dict[str, httpx.Client]
+) -> None:
+    with compose_app.db.session() as db_session:
+        db_session.add(Topic(key="event", name="イベント", keywords=[], updated_at=clock.now()))
+    readers = [friend(compose_app, f"市民{n}") for n in range(3)]
+    with compose_app.db.session() as db_session:
+        topic_id = db_session.scalar(select(Topic.id).where(Topic.key == "event"))
+        for user_id in readers:
+            db_session.add(Subscription(line_user_id=user_id, topic_id=topic_id, created_at=clock.now()))
+    fields = {**FIELDS, "title": "秋祭り", "all": "", "topics": "event"}
+    detail = compose(people["haishin"], fields).headers["location"]
+    wait_until(
+        lambda: people["haishin"].get(f"{detail}/progress").json()["status"] == "done" or None,
+        timeout=20,
+        what="the broadcast sent",
+    )
+    for user_id in readers[:2]:
+        compose_app.sandbox.open_messages(user_id)
+    page = people["haishin"].get(detail).text
+    assert "開封した人 2" in page
+    assert "aggregation" not in page  # no raw errors on the page
