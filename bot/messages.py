@@ -7,9 +7,11 @@ writes can be refused by LINE for its shape.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from functools import cache
+from itertools import pairwise
 from typing import Any
 from urllib.parse import urlencode
 
@@ -64,6 +66,38 @@ def clip(text: str, limit: int) -> str:
         out.append(ch)
         used += size
     return "".join(out) + "…"
+
+
+# A Japanese phone number as written in our sentences and data: 0869-22-1111, 090-1234-5678,
+# 0120-123-456, also with 全角 digits or hyphens, or 「ー」 typed for a hyphen.
+_DIGIT = "[0-9０-９]"
+_DASH = "[-‐‑‒–—―−ー－ｰ]"
+_PHONE = re.compile(
+    rf"(?<![0-9０-９])(?<!{_DIGIT}{_DASH})[0０]{_DIGIT}{{1,4}}{_DASH}{_DIGIT}{{1,4}}{_DASH}{_DIGIT}{{3,4}}(?!{_DIGIT}|{_DASH}{_DIGIT})"
+)
+WORD_JOINER = "\u2060"
+
+
+def _joined(match: re.Match[str]) -> str:
+    number = match.group()
+    if not 10 <= sum(ch.isdigit() for ch in number) <= 11:
+        return number
+    out = [number[0]]
+    for before, ch in pairwise(number):
+        # Two ASCII digits never part (UAX #14 NU × NU); everything else here may, so WJ binds it.
+        if not (before in "0123456789" and ch in "0123456789"):
+            out.append(WORD_JOINER)
+        out.append(ch)
+    return "".join(out)
+
+
+def keep_phone_numbers_together(text: str) -> str:
+    """The text with U+2060 WORD JOINER around the hyphens of each phone number (and between 全角
+    digits), so a chat bubble never breaks 「0869-22-」 from 「1111」: WJ forbids a line break on
+    either side (UAX #14) and is invisible. Copying the number keeps the joiners, harmlessly."""
+    if "0" not in text and "０" not in text:
+        return text
+    return _PHONE.sub(_joined, text)
 
 
 def postback_data(action: str, **fields: Any) -> str:
@@ -251,11 +285,40 @@ def _message_json(message: Message) -> dict[str, Any]:
     quick = getattr(message, "quick_reply", None)
     # pydantic copies the QuickReply into each message, but shallowly: the items list is the menu's own.
     if quick is None or quick.items is not menu.items:
-        return message.to_dict()
+        return _phone_numbers_kept_together(message.to_dict())
     message.quick_reply = None
     try:
-        body = message.to_dict()
+        body = _phone_numbers_kept_together(message.to_dict())
     finally:
         message.quick_reply = quick
     body["quickReply"] = menu_json
     return body
+
+
+# What a citizen reads in a bubble, by the type of the object holding it, and LINE's limit on it.
+# Only these `text`s: an action's `text` (MessageAction) is what the citizen's tap sends back to us,
+# and labels, postback data and URIs must stay exactly as built.
+_READ_TEXT_LIMITS = {"text": MAX_TEXT, "textV2": MAX_TEXT, "span": MAX_TEXT, "buttons": 60, "confirm": 240}
+
+
+def _phone_numbers_kept_together(node: Any) -> Any:
+    """Phone numbers kept on one line in every text of a message's JSON (in place).
+
+    Here rather than in `t()`: every message leaves through `to_json`, so this also covers numbers
+    that come from data (FAQ answers, facility and office phones, what staff write in a broadcast or
+    a reply), not only the catalog's {phone}. A text the joiners would take over LINE's limit is left
+    as it was (`buttons` is held to 60, its limit with a title or an image)."""
+    if isinstance(node, list):
+        for item in node:
+            _phone_numbers_kept_together(item)
+    elif isinstance(node, dict):
+        limit = _READ_TEXT_LIMITS.get(node.get("type", ""))
+        text_value = node.get("text")
+        if limit is not None and isinstance(text_value, str):
+            joined = keep_phone_numbers_together(text_value)
+            if _utf16_len(joined) <= limit:
+                node["text"] = joined
+        for key in ("contents", "header", "hero", "body", "footer", "template"):
+            if key in node:
+                _phone_numbers_kept_together(node[key])
+    return node

@@ -27,6 +27,7 @@ from fastapi import FastAPI
 from bot.app import create_app
 from bot.capability import Capabilities
 from bot.db import Database
+from bot.messages import WORD_JOINER
 from bot.migrate import upgrade
 from bot.settings import Settings, load_settings
 
@@ -253,15 +254,8 @@ def settled(running: LiveApp) -> bool:
 
 
 def texts(deliveries: list[Any]) -> list[str]:
-    """Every text a citizen saw in these deliveries (text messages and Flex alt texts)."""
-    out: list[str] = []
-    for delivery in deliveries:
-        for message in delivery.messages:
-            if message.get("type") == "text":
-                out.append(message["text"])
-            elif message.get("type") == "flex":
-                out.append(message["altText"])
-    return out
+    """Every text a citizen saw in these deliveries (text messages and Flex alt texts), as `message_text`."""
+    return [message_text(m) for delivery in deliveries for m in delivery.messages if m.get("type") in ("text", "flex")]
 
 
 # --- chatting as a citizen through the LINE sandbox ----------------------------------------------
@@ -283,7 +277,20 @@ def _answer(app: LiveApp, user: str, event: dict[str, Any]) -> list[dict[str, An
     assert post_webhook(app, [event]).status_code == 200
     wait_until(lambda: app.sandbox.deliveries(to=user)[before:], what="the bot's answer")
     wait_until(lambda: settled(app), what="the answer settled")
-    return [message for delivery in app.sandbox.deliveries(to=user)[before:] for message in delivery.messages]
+    return [without_joiners(m) for delivery in app.sandbox.deliveries(to=user)[before:] for m in delivery.messages]
+
+
+def without_joiners(node: Any) -> Any:
+    """A copy of a message's JSON without the invisible word joiners the bot puts in phone numbers to
+    keep them on one line (bot.messages.keep_phone_numbers_together): what the citizen reads, to
+    compare with `t(...)` and data. tests/bot/test_phone_numbers.py checks the joiners themselves."""
+    if isinstance(node, str):
+        return node.replace(WORD_JOINER, "")
+    if isinstance(node, list):
+        return [without_joiners(item) for item in node]
+    if isinstance(node, dict):
+        return {key: without_joiners(value) for key, value in node.items()}
+    return node
 
 
 def say_all(app: LiveApp, user: str, text: str) -> list[dict[str, Any]]:
@@ -337,5 +344,6 @@ def button(message: dict[str, Any], label_start: str) -> dict[str, Any]:
 
 
 def message_text(message: dict[str, Any]) -> str:
-    """A text message's text, or a Flex message's alt text."""
-    return message.get("text") or message.get("altText") or ""
+    """A text message's text, or a Flex message's alt text, without the word joiners that keep phone
+    numbers on one line (bot.messages.keep_phone_numbers_together), so it compares with `t(...)`."""
+    return (message.get("text") or message.get("altText") or "").replace(WORD_JOINER, "")

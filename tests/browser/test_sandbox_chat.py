@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -87,3 +88,46 @@ def test_enter_that_confirms_a_japanese_conversion_does_not_send(page: Any, app:
     page.dispatch_event("#text-input", "compositionend")
     page.press("#text-input", "Enter")
     page.locator(".row-own .bubble", has_text="よやく").wait_for()
+
+
+# Where a phone number sits in a bot bubble: the client rects of its text (joiners allowed between
+# its characters), as [top, bottom] pairs, ignoring the joiners' empty rects.
+NUMBER_LINES = """([bubble, digits]) => {
+    const pattern = new RegExp(digits.split('').map(c => c.replace('-', '\\\\-')).join('\\u2060?'));
+    const walker = document.createTreeWalker(bubble, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+        const found = pattern.exec(node.data);
+        if (!found) continue;
+        const range = document.createRange();
+        range.setStart(node, found.index);
+        range.setEnd(node, found.index + found[0].length);
+        return [...range.getClientRects()].filter(r => r.width > 0).map(r => [r.top, r.bottom]);
+    }
+    return null;
+}"""
+
+
+def test_a_phone_number_stays_on_one_line_in_a_narrow_chat(page: Any, app: LiveApp) -> None:
+    """Issue #17 item 9: 「0869-22-」 and 「1111」 on two lines of a bubble on a phone-sized screen."""
+    page.set_viewport_size({"width": 390, "height": 844})
+    new_citizen(page, app, "長船 次郎")
+    page.locator(".row-bot .bubble").first.wait_for()
+    page.fill("#text-input", "職員と話したい")
+    page.press("#text-input", "Enter")
+    phone = app.settings.city_phone
+    bubble = page.locator(".row-bot .bubble", has_text="職員へのおつなぎのご希望を承りました").first
+    bubble.wait_for()
+    handle = bubble.element_handle()
+
+    def lines() -> int:
+        rects = page.evaluate(NUMBER_LINES, [handle, phone])
+        assert rects, f"{phone} not found in {bubble.inner_text()!r}"
+        tops = sorted({round(top) for top, _ in rects})
+        return sum(1 for a, b in pairwise(tops) if b - a > 4) + 1
+
+    assert lines() == 1, "the number wraps at 390 px"
+    # Wherever the line ends on another phone's screen, the number still moves as a whole: narrower
+    # bubbles put the end of the line at each of its characters in turn.
+    for width in range(160, 330, 3):
+        handle.evaluate("(node, width) => { node.style.width = width + 'px'; }", width)
+        assert lines() == 1, f"the number wraps in a bubble {width} px wide"

@@ -22,7 +22,7 @@ from handlers.faq import service as faq_service
 from handlers.handoff import flows, notify
 from handlers.handoff import service as handoff_service
 from handlers.handoff.models import HandoffMessage, HandoffRequest, HandoffStatus, MessageKind, Sender
-from tests.support import LiveApp, new_citizen, post_webhook, say_all, settled, wait_until
+from tests.support import LiveApp, new_citizen, post_webhook, say_all, settled, wait_until, without_joiners
 
 TUESDAY_MORNING = datetime(2026, 11, 24, 10, 0, tzinfo=clock.TOKYO)
 STAFF = Actor(id=None, name="tanaka", role=StaffRole.COUNTER, via="web", ip=None)
@@ -69,7 +69,8 @@ def staff_reply(app: LiveApp, user: str, body: str) -> None:
 
 
 def pushes_to(app: LiveApp, user: str) -> list[str]:
-    return [m.get("text", "") for d in app.sandbox.deliveries(to=user) if d.endpoint == "push" for m in d.messages]
+    pushed = [m for d in app.sandbox.deliveries(to=user) if d.endpoint == "push" for m in d.messages]
+    return [without_joiners(m).get("text", "") for m in pushed]
 
 
 def test_a_request_opens_a_thread_with_context_and_the_bot_stays_quiet_until_menu(inbox_app: LiveApp) -> None:
