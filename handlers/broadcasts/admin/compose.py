@@ -113,17 +113,19 @@ def broadcasts_static(name: str) -> Response:
 # --- the list and the dashboard panel -------------------------------------------------------------------
 @router.get("/broadcasts", response_class=HTMLResponse)
 def list_broadcasts(request: Request, actor: CurrentStaff, db_session: DbSession) -> HTMLResponse:
-    rows = [
-        {
-            "b": b,
-            "status": service.status_now(db_session=db_session, broadcast=b),
-            "audience": audience_label(db_session, b.audience),
-            "timing": timing_label(b),
-            "created": tokyo(b.created_at),
-            "counts": service.counts(db_session=db_session, broadcast=b),
-        }
-        for b in service.list_recent(db_session=db_session, limit=200)
-    ]
+    rows = []
+    for b in service.list_recent(db_session=db_session, limit=200):
+        status, counts = service.progress(db_session=db_session, broadcast=b)
+        rows.append(
+            {
+                "b": b,
+                "status": status,
+                "audience": audience_label(db_session, b.audience),
+                "timing": timing_label(b),
+                "created": tokyo(b.created_at),
+                "counts": counts,
+            }
+        )
     return render(
         request,
         "broadcasts/list.html",
@@ -333,8 +335,7 @@ async def _quota_remaining(request: Request) -> int | None:
 
 # --- one broadcast --------------------------------------------------------------------------------------
 def _progress(db_session: Session, broadcast: Broadcast) -> dict[str, Any]:
-    counts = service.counts(db_session=db_session, broadcast=broadcast)
-    status = service.status_now(db_session=db_session, broadcast=broadcast)
+    status, counts = service.progress(db_session=db_session, broadcast=broadcast)
     figures: dict[str, Any] = {"status": status.value, "status_label": status.label}
     if counts is not None:
         done = counts.sent + counts.failed + counts.skipped
@@ -359,7 +360,7 @@ async def detail(
     broadcast: CurrentBroadcast,
     show: Annotated[str | None, Query(pattern="^(pending|sent|failed|skipped|cancelled)$")] = None,
 ) -> HTMLResponse:
-    status = service.status_now(db_session=db_session, broadcast=broadcast)
+    status, _ = service.progress(db_session=db_session, broadcast=broadcast)
     job_id = service.latest_job(db_session=db_session, broadcast=broadcast)
     recipients = (
         engine.recipients(db_session, job_id, status=show, limit=RECIPIENTS_SHOWN) if job_id is not None else []

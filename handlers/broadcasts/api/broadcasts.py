@@ -82,7 +82,7 @@ class ReachRead(BaseModel):
 
 
 def read(db_session: DbSession, broadcast: Broadcast) -> BroadcastRead:
-    figures = service.counts(db_session=db_session, broadcast=broadcast)
+    status, figures = service.progress(db_session=db_session, broadcast=broadcast)
     counts = CountsRead()
     if figures is not None:
         counts = CountsRead(
@@ -94,7 +94,7 @@ def read(db_session: DbSession, broadcast: Broadcast) -> BroadcastRead:
         )
     return BroadcastRead(
         id=broadcast.id,
-        status=service.status_now(db_session=db_session, broadcast=broadcast),
+        status=status,
         title=broadcast.title,
         text=broadcast.text,
         template=broadcast.template,

@@ -460,16 +460,23 @@ class Counts:
     eta_seconds: float | None
 
 
-def counts(*, db_session: Session, broadcast: Broadcast) -> Counts | None:
-    """The latest run's figures (None before the first run started)."""
+def progress(*, db_session: Session, broadcast: Broadcast) -> tuple[BroadcastStatus, Counts | None]:
+    """The status as staff should see it now (`done` as soon as the engine is, before the job marks
+    it) and the latest run's figures (None before the first run started), from ONE reading of the
+    engine: the job's status is read before its chunks, so "done" never comes with figures older
+    than it (a sender may finish between two readings)."""
+    status = BroadcastStatus(broadcast.status)
     job_id = latest_job(db_session=db_session, broadcast=broadcast)
     if job_id is None:
-        return None
+        return status, None
     try:
         figures = engine.counts(db_session, job_id)
     except engine.JobNotFound:  # purged after the retention period
-        return None
-    return Counts(
+        return (BroadcastStatus.DONE if status == BroadcastStatus.SENDING else status), None
+    if status == BroadcastStatus.SENDING and figures.status != "sending":
+        waiting = next_due(db_session=db_session, broadcast=broadcast)
+        status = BroadcastStatus.SCHEDULED if waiting is not None else BroadcastStatus.DONE
+    return status, Counts(
         total=figures.total,
         sent=figures.sent,
         failed=figures.failed,
@@ -478,18 +485,3 @@ def counts(*, db_session: Session, broadcast: Broadcast) -> Counts | None:
         rate_per_second=figures.rate_per_second,
         eta_seconds=figures.eta_seconds,
     )
-
-
-def status_now(*, db_session: Session, broadcast: Broadcast) -> BroadcastStatus:
-    """The status as staff should see it now: `done` as soon as the engine is, before the job marks it."""
-    status = BroadcastStatus(broadcast.status)
-    if status == BroadcastStatus.SENDING:
-        job_id = latest_job(db_session=db_session, broadcast=broadcast)
-        if job_id is not None:
-            try:
-                if engine.counts(db_session, job_id).status != "sending":
-                    waiting = next_due(db_session=db_session, broadcast=broadcast)
-                    return BroadcastStatus.SCHEDULED if waiting is not None else BroadcastStatus.DONE
-            except engine.JobNotFound:
-                return BroadcastStatus.DONE
-    return status
