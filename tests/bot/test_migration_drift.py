@@ -36,6 +36,7 @@ LANDED = {
     "0009_staff_inbox.py": "84a2f798fb6663ff5bc1b198035f6fecbc28e0db261830b9f0c601d669e5900a",
     "0010_faq_staff.py": "470c8536d65add54a0d4e0f3b558af03811da33f0d214bdbb38ad6213e15ada4",
     "0011_send_engine.py": "74cb0c924628aaafaead475a63a42b75225a06f74fa6bf4e60f945ac577f8db9",
+    "0012_broadcasts.py": "223c8153ddd78889323d6fb945e837fa3fc6ba2338c8ba6eef3537990f0c3761",
 }
 
 
