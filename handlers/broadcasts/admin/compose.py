@@ -9,7 +9,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
@@ -23,6 +23,7 @@ from bot import clock
 from bot.citizens import Citizen, CitizenStatus
 from handlers.broadcasts import flows
 from handlers.broadcasts.admin.shared import ASSETS, BASE, broadcaster_only, page_assets
+from handlers.broadcasts.api.broadcasts import CurrentBroadcast
 from handlers.broadcasts.models import MAX_ID, Broadcast, BroadcastStatus, MemberGroup, Topic
 from handlers.broadcasts.service import audience as audience_service
 from handlers.broadcasts.service import broadcasts as service
@@ -48,18 +49,6 @@ RECIPIENT_LABELS = {
     "skipped": "対象外（ブロック中）",
     "cancelled": "取り消し",
 }
-
-
-def current_broadcast(db_session: DbSession, broadcast_id: Annotated[int, Path()]) -> Broadcast:
-    if not 0 < broadcast_id <= MAX_ID:
-        raise HTTPException(status_code=404, detail="配信が見つかりません")
-    try:
-        return service.get(db_session=db_session, broadcast_id=broadcast_id)
-    except service.NotFound:
-        raise HTTPException(status_code=404, detail="配信が見つかりません") from None
-
-
-CurrentBroadcast = Annotated[Broadcast, Depends(current_broadcast)]
 
 
 def tokyo(value: datetime | None) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
@@ -25,8 +25,8 @@ from admin.templating import redirect, render
 from bot import clock
 from handlers.broadcasts import groups_actions
 from handlers.broadcasts.admin.shared import BASE, PACKAGE, broadcaster_only
-from handlers.broadcasts.api.groups import sees_roster
-from handlers.broadcasts.models import GroupMember, MemberGroup, MemberStatus
+from handlers.broadcasts.api.groups import CurrentGroup, CurrentMember, sees_roster
+from handlers.broadcasts.models import MemberGroup, MemberStatus
 from handlers.broadcasts.service import groups as group_service
 from handlers.broadcasts.service.groups import (
     GroupCreate,
@@ -49,26 +49,6 @@ MAX_UPLOAD = 1024 * 1024  # a roster of a few thousand rows is far smaller
 
 def group_url(group: MemberGroup | int) -> str:
     return f"{GROUPS}/{group if isinstance(group, int) else group.id}"
-
-
-def current_group(db_session: DbSession, group_id: int) -> MemberGroup:
-    group = group_service.get_group(db_session=db_session, group_id=group_id)
-    if group is None:
-        raise HTTPException(status_code=404, detail="そのグループは見つかりません。")
-    return group
-
-
-CurrentGroup = Annotated[MemberGroup, Depends(current_group)]
-
-
-def current_member(db_session: DbSession, group: CurrentGroup, member_id: int) -> GroupMember:
-    member = group_service.get_member(db_session=db_session, member_id=member_id)
-    if member is None or member.group_id != group.id:
-        raise HTTPException(status_code=404, detail="その方はこのグループの名簿にいません。")
-    return member
-
-
-CurrentMember = Annotated[GroupMember, Depends(current_member)]
 
 
 def _date(moment: Any) -> str:

@@ -13,6 +13,7 @@ urgent waits (`awaiting_approval`) until a second staff member approves it; the 
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -83,15 +84,7 @@ class ReachRead(BaseModel):
 
 def read(db_session: DbSession, broadcast: Broadcast) -> BroadcastRead:
     status, figures = service.progress(db_session=db_session, broadcast=broadcast)
-    counts = CountsRead()
-    if figures is not None:
-        counts = CountsRead(
-            total=figures.total,
-            sent=figures.sent,
-            failed=figures.failed,
-            skipped=figures.skipped,
-            remaining=figures.remaining,
-        )
+    counts = CountsRead(**asdict(figures)) if figures is not None else CountsRead()
     return BroadcastRead(
         id=broadcast.id,
         status=status,
