@@ -10,7 +10,6 @@ either in clear. No Read schema without `details` in its name carries personal d
 
 from __future__ import annotations
 
-import unicodedata
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -20,6 +19,7 @@ from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, Str
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.db import Base, JSONType, UTCDateTime
+from bot.validation import printable
 
 MAX_ID = 2**31 - 1
 _MAX_LENGTH = timedelta(hours=12)
@@ -220,10 +220,8 @@ class ClassReminderSent(Base):
 
 
 def _printable(value: str | None) -> str | None:
-    """Free text as both databases store it: no control characters (PostgreSQL refuses NUL)."""
-    if value is not None and any(unicodedata.category(ch) == "Cc" and ch not in "\n\t" for ch in value):
-        raise ValueError("control characters are not allowed")
-    return value
+    """Free text as both databases store it (bot/validation.py)."""
+    return printable(value) if value is not None else None
 
 
 class Details(BaseModel):

@@ -148,7 +148,9 @@ def create_broadcast(
     request: Request, actor: CurrentStaff, db_session: DbSession, body: BroadcastDraft
 ) -> BroadcastRead:
     try:
-        broadcast = flows.create(db_session=db_session, draft=body, actor=actor, settings=request.app.state.settings)
+        # Images come from the compose page's upload only: a token named here is not taken.
+        draft = body.model_copy(update={"image_path": None})
+        broadcast = flows.create(db_session=db_session, draft=draft, actor=actor, settings=request.app.state.settings)
     except (BroadcastError, ValueError) as exc:
         raise _refuse(exc if isinstance(exc, BroadcastError) else BroadcastError(str(exc))) from None
     return read(db_session, broadcast)

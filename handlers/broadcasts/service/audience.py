@@ -18,6 +18,7 @@ from sqlalchemy import Select, func, or_, select, union
 from sqlalchemy.orm import Session
 
 from bot.citizens import Citizen, CitizenStatus
+from bot.validation import PlainStr
 from handlers.broadcasts.models import GroupMember, MemberGroup, MemberStatus, Subscription, Topic
 from handlers.garbage.models import GarbagePreference
 
@@ -26,8 +27,8 @@ class Audience(BaseModel):
     """Who a broadcast is for (as the API and the compose page take it)."""
 
     all: bool = False
-    topics: list[str] = Field(default_factory=list, max_length=50)
-    districts: list[str] = Field(default_factory=list, max_length=50)
+    topics: list[PlainStr] = Field(default_factory=list, max_length=50)
+    districts: list[PlainStr] = Field(default_factory=list, max_length=50)
     groups: list[int] = Field(default_factory=list, max_length=50)
 
     @model_validator(mode="after")

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from bot import clock, db
 from bot.settings import Settings
+from bot.validation import PlainStr
 from handlers.broadcasts.models import Broadcast, BroadcastRun, BroadcastStatus, RunStatus
 from handlers.broadcasts.service import audience as audience_service
 from handlers.broadcasts.service import content
@@ -79,14 +80,15 @@ class Recurrence(BaseModel):
 class BroadcastDraft(BaseModel):
     """What staff (or another system) compose."""
 
-    title: str = Field(default="", max_length=MAX_TITLE)
-    text: str = Field(max_length=20_000)
+    title: PlainStr = Field(default="", max_length=MAX_TITLE)
+    text: PlainStr = Field(max_length=20_000)
     template: content.Template = content.Template.TEXT
     audience: Audience
     urgent: bool = False
     send_at: datetime | None = None
     recurrence: Recurrence | None = None
-    image_path: str | None = Field(default=None, max_length=200)
+    # An uploaded image's token, from the compose page's upload (the API ignores it: api/broadcasts.py).
+    image_path: PlainStr | None = Field(default=None, max_length=200)
 
     @field_validator("send_at")
     @classmethod

@@ -40,6 +40,7 @@ from sqlalchemy.orm import Session
 from bot import clock, personal_data
 from bot.db import affected_rows, upsert_insert
 from bot.settings import Settings
+from bot.validation import PlainStr
 from handlers.broadcasts.models import CodeAttempts, GroupMember, MemberGroup, MemberStatus
 from handlers.gis.service import places
 from handlers.reservations import forms as answer_forms
@@ -146,8 +147,8 @@ class RosterRejected(GroupError):
 
 
 class GroupCreate(BaseModel):
-    name: str = Field(min_length=1, max_length=60)
-    description: str = Field(default="", max_length=200)
+    name: PlainStr = Field(min_length=1, max_length=60)
+    description: PlainStr = Field(default="", max_length=200)
 
 
 class MemberIn(BaseModel):
@@ -155,9 +156,9 @@ class MemberIn(BaseModel):
 
     model_config = ConfigDict(str_strip_whitespace=True)
 
-    name: str = Field(default="", max_length=200)
-    district: str | None = Field(default=None, max_length=100)
-    phone: str | None = Field(default=None, max_length=100)
+    name: PlainStr = Field(default="", max_length=200)
+    district: PlainStr | None = Field(default=None, max_length=100)
+    phone: PlainStr | None = Field(default=None, max_length=100)
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from bot import clock
 from bot.citizens import Citizen, CitizenStatus
+from bot.validation import PlainStr
 from handlers.broadcasts.models import SubscriberSettings, Subscription, Topic
 from handlers.garbage import service as garbage_service
 from handlers.garbage.models import GarbagePreference
@@ -56,9 +57,9 @@ class TopicCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     key: str = Field(pattern=KEY_PATTERN, description="変えない英小文字のキー（例：bousai）")
-    name: str = Field(min_length=1, max_length=40)
-    description: str = Field(default="", max_length=200)
-    keywords: list[str] = Field(default_factory=list, max_length=MAX_KEYWORDS)
+    name: PlainStr = Field(min_length=1, max_length=40)
+    description: PlainStr = Field(default="", max_length=200)
+    keywords: list[PlainStr] = Field(default_factory=list, max_length=MAX_KEYWORDS)
     default_on: bool = False
 
     _keywords = field_validator("keywords")(classmethod(lambda cls, v: _clean_keywords(v)))
@@ -67,8 +68,8 @@ class TopicCreate(BaseModel):
 class TopicUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    name: str | None = Field(default=None, min_length=1, max_length=40)
-    description: str | None = Field(default=None, max_length=200)
+    name: PlainStr | None = Field(default=None, min_length=1, max_length=40)
+    description: PlainStr | None = Field(default=None, max_length=200)
     keywords: list[str] | None = Field(default=None, max_length=MAX_KEYWORDS)
     default_on: bool | None = None
     is_active: bool | None = None

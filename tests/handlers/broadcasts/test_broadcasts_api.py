@@ -277,6 +277,8 @@ def test_a_monthly_broadcast_plans_its_next_run_when_one_starts(api_app: LiveApp
         ({"text": "x", "audience": {"groups": [999]}}, 422),
         ({"text": "😀" * 2501, "audience": {"topics": ["bousai"]}}, 422),  # 5,002 UTF-16 units
         ({"text": "   ", "audience": {"topics": ["bousai"]}}, 422),
+        ({"text": "a\x00b", "audience": {"topics": ["bousai"]}}, 422),  # PostgreSQL refuses NUL
+        ({"text": "x", "audience": {"districts": ["牛\x00窓"]}}, 422),
         ({"text": "x", "audience": {"topics": ["bousai"]}, "send_at": "2026-12-01T10:00:00+09:00"}, 422),
     ],
 )
