@@ -151,7 +151,6 @@ ROUTES: list[tuple[str, str, str]] = [
     # 配信グループ: broadcasters and admins manage rosters (names, codes); viewers see statuses and counts.
     ("GET", "/admin/broadcasts/groups", "abv"),
     ("POST", "/admin/broadcasts/groups", "ab"),
-    ("GET", "/admin/broadcasts/groups/static/{name}", "abv"),
     ("GET", "/admin/broadcasts/groups/{group_id}", "abv"),
     ("POST", "/admin/broadcasts/groups/{group_id}/import", "ab"),
     ("POST", "/admin/broadcasts/groups/{group_id}/members", "ab"),

@@ -22,8 +22,9 @@ from admin.templating import redirect, render
 from bot import clock
 from bot.citizens import Citizen, CitizenStatus
 from handlers.broadcasts import flows
-from handlers.broadcasts.admin.shared import ASSETS, BASE, broadcaster_only, page_assets
+from handlers.broadcasts.admin.shared import ASSETS, BASE, page_assets
 from handlers.broadcasts.api.broadcasts import CurrentBroadcast
+from handlers.broadcasts.guards import broadcaster_only
 from handlers.broadcasts.models import MAX_ID, Broadcast, BroadcastStatus, MemberGroup, Topic
 from handlers.broadcasts.service import audience as audience_service
 from handlers.broadcasts.service import broadcasts as service

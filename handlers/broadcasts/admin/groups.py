@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, HTTPException, Request
-from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
@@ -24,8 +24,9 @@ from admin.models import Actor
 from admin.templating import redirect, render
 from bot import clock
 from handlers.broadcasts import groups_actions
-from handlers.broadcasts.admin.shared import BASE, PACKAGE, broadcaster_only
+from handlers.broadcasts.admin.shared import BASE, slip_assets
 from handlers.broadcasts.api.groups import CurrentGroup, CurrentMember, sees_roster
+from handlers.broadcasts.guards import broadcaster_only
 from handlers.broadcasts.models import MemberGroup, MemberStatus
 from handlers.broadcasts.service import groups as group_service
 from handlers.broadcasts.service.groups import (
@@ -42,8 +43,6 @@ from handlers.gis.service.places import DISTRICTS
 
 router = APIRouter()
 GROUPS = f"{BASE}/groups"
-STATIC_DIR = PACKAGE / "static"
-STATIC_FILES = {"slips.css": "text/css", "slips.js": "text/javascript"}
 MAX_UPLOAD = 1024 * 1024  # a roster of a few thousand rows is far smaller
 
 
@@ -56,18 +55,6 @@ def _date(moment: Any) -> str:
         return "—"
     local = moment.astimezone(clock.TOKYO)
     return f"{local.year}年{local.month}月{local.day}日"
-
-
-# Static files (the slips' print styles and button: the admin's CSP allows nothing inline) ---------
-
-
-@router.get("/broadcasts/groups/static/{name}", include_in_schema=False)
-def groups_static(name: str) -> Response:
-    if name not in STATIC_FILES:
-        raise HTTPException(status_code=404)
-    return FileResponse(
-        STATIC_DIR / name, media_type=STATIC_FILES[name], headers={"Cache-Control": "private, max-age=3600"}
-    )
 
 
 # The groups ----------------------------------------------------------------------------------------
@@ -198,6 +185,7 @@ def _slips(request: Request, group: MemberGroup, issued: Sequence[Issued], lead:
             "phone": settings.city_phone,
             "hours": settings.city_hours,
             "back": group_url(group),
+            **slip_assets(),
         },
     )
 

@@ -16,8 +16,9 @@ from admin.auth import CurrentStaff, DbSession
 from admin.models import Actor, StaffRole
 from admin.templating import redirect, render
 from handlers.broadcasts import topics_actions
-from handlers.broadcasts.admin.shared import BASE, broadcaster_only
+from handlers.broadcasts.admin.shared import BASE
 from handlers.broadcasts.api.segments import CurrentTopic
+from handlers.broadcasts.guards import broadcaster_only
 from handlers.broadcasts.models import Topic
 from handlers.broadcasts.service import topics as topic_service
 from handlers.broadcasts.service.topics import TopicCreate, TopicExists, TopicUpdate

@@ -20,8 +20,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from pydantic import BaseModel
 
-from admin.auth import CurrentStaff, DbSession, require_role
+from admin.auth import CurrentStaff, DbSession
 from handlers.broadcasts import flows
+from handlers.broadcasts.guards import broadcaster_only
 from handlers.broadcasts.models import MAX_ID, Broadcast, BroadcastStatus
 from handlers.broadcasts.service import audience as audience_service
 from handlers.broadcasts.service import broadcasts as service
@@ -30,7 +31,6 @@ from handlers.broadcasts.service.broadcasts import BroadcastDraft, BroadcastErro
 from notifications import engine
 
 router = APIRouter(prefix="/broadcasts", tags=["broadcasts"])
-broadcaster_only = [Depends(require_role("broadcaster"))]
 ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"description": "作成者自身による承認など、二人制の規則で断られた"},
     404: {"description": "見つからない"},

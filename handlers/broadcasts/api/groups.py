@@ -18,15 +18,15 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
 
-from admin.auth import CurrentStaff, DbSession, require_role
+from admin.auth import CurrentStaff, DbSession
 from admin.models import Actor, StaffRole
 from handlers.broadcasts import groups_actions
+from handlers.broadcasts.guards import broadcaster_only
 from handlers.broadcasts.models import GroupMember, MemberGroup, MemberStatus
 from handlers.broadcasts.service import groups as group_service
 from handlers.broadcasts.service.groups import GroupCreate, GroupNameTaken, InvalidGroup, InvalidTransition, MemberIn
 
 router = APIRouter(prefix="/groups", tags=["groups"])
-broadcaster_only = [Depends(require_role("broadcaster"))]
 ROSTER_ROLES = frozenset({StaffRole.ADMIN, StaffRole.BROADCASTER})
 ERRORS: dict[int | str, dict[str, object]] = {
     404: {"description": "見つからない"},

@@ -12,14 +12,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Path
 from pydantic import BaseModel
 
-from admin.auth import CurrentStaff, DbSession, require_role
+from admin.auth import CurrentStaff, DbSession
 from handlers.broadcasts import topics_actions
+from handlers.broadcasts.guards import broadcaster_only
 from handlers.broadcasts.models import Topic
 from handlers.broadcasts.service import topics as topic_service
 from handlers.broadcasts.service.topics import KEY_PATTERN, TopicCreate, TopicExists, TopicUpdate
 
 router = APIRouter()
-writers = [Depends(require_role("broadcaster"))]
 ERRORS: dict[int | str, dict[str, object]] = {
     404: {"description": "見つからない"},
     409: {"description": "そのキーの分野はすでにある"},
@@ -92,7 +92,7 @@ def list_segments(db_session: DbSession) -> SegmentsRead:
     status_code=201,
     summary="配信の分野を追加する（LINEの配信設定にすぐ表示されます）",
     responses=ERRORS,
-    dependencies=writers,
+    dependencies=broadcaster_only,
 )
 def create_segment(body: TopicCreate, actor: CurrentStaff, db_session: DbSession) -> SegmentRead:
     try:
@@ -112,7 +112,7 @@ def read_segment(topic: CurrentTopic, db_session: DbSession) -> SegmentRead:
     response_model=SegmentRead,
     summary="配信の分野を変更・停止・再開する",
     responses=ERRORS,
-    dependencies=writers,
+    dependencies=broadcaster_only,
 )
 def update_segment(body: TopicUpdate, topic: CurrentTopic, actor: CurrentStaff, db_session: DbSession) -> SegmentRead:
     topics_actions.update_topic(db_session=db_session, topic=topic, topic_in=body, actor=actor)
