@@ -72,7 +72,9 @@ def test_import_then_slips_then_roster(app: LiveApp, people: dict[str, httpx.Cli
     codes = CODE.findall(slips.text)
     assert len(codes) == 2 and len(set(codes)) == 2
     assert "邑久 花子" in slips.text and "牛窓 太郎" in slips.text
-    assert "トーク画面で、上の登録コードを送ります" in slips.text and "/admin/broadcasts/static/slips.css?v=" in slips.text
+    assert (
+        "トーク画面で、上の登録コードを送ります" in slips.text and "/admin/broadcasts/static/slips.css?v=" in slips.text
+    )
     assert staff.get("/admin/broadcasts/static/slips.css").status_code == 200
 
     page = staff.get(url).text
