@@ -325,7 +325,10 @@ async def _quota_remaining(request: Request) -> int | None:
 
 # --- one broadcast --------------------------------------------------------------------------------------
 def _progress(db_session: Session, broadcast: Broadcast) -> dict[str, Any]:
-    status, counts = service.progress(db_session=db_session, broadcast=broadcast)
+    return _figures(*service.progress(db_session=db_session, broadcast=broadcast))
+
+
+def _figures(status: BroadcastStatus, counts: service.Counts | None) -> dict[str, Any]:
     figures: dict[str, Any] = {"status": status.value, "status_label": status.label}
     if counts is not None:
         done = counts.sent + counts.failed + counts.skipped
@@ -350,7 +353,7 @@ async def detail(
     broadcast: CurrentBroadcast,
     show: Annotated[str | None, Query(pattern="^(pending|sent|failed|skipped|cancelled)$")] = None,
 ) -> HTMLResponse:
-    status, _ = service.progress(db_session=db_session, broadcast=broadcast)
+    status, counts = service.progress(db_session=db_session, broadcast=broadcast)
     job_id = service.latest_job(db_session=db_session, broadcast=broadcast)
     recipients = (
         engine.recipients(db_session, job_id, status=show, limit=RECIPIENTS_SHOWN) if job_id is not None else []
@@ -377,7 +380,7 @@ async def detail(
             "created": tokyo(broadcast.created_at),
             "approved": tokyo(broadcast.approved_at),
             "messages": service.messages_of(broadcast, request.app.state.settings),
-            "progress": _progress(db_session, broadcast),
+            "progress": _figures(status, counts),
             "recipients": [
                 {"r": r, "name": names.get(r.line_user_id), "label": RECIPIENT_LABELS.get(r.status, r.status)}
                 for r in recipients
