@@ -3,8 +3,9 @@
     python3 dev.py bench nlu                    # trains both from scratch, then measures
     python3 dev.py bench nlu --reuse-rasa-model # Rasa: reuse the model trained for this data
 
-For each engine: held-out intent accuracy (nlu/data/heldout.yml) and macro-F1, FAQ end to end
-(intent `faq` and the right entry first), parse latency p50/p99 (embedded: in-process; Rasa: HTTP
+For each engine and each held-out set (nlu/data/heldout.yml, heldout2.yml): intent accuracy and
+macro-F1, entity F1 (where the set annotates entities), FAQ end to end (intent `faq` and the right
+entry first), parse latency p50/p99 (embedded: in-process; Rasa: HTTP
 /model/parse through madoguchi's Rasa backend), peak resident memory, and training time. FAQ
 retrieval itself (top-1 on the held-out FAQ questions) is the embedded retriever for both.
 
@@ -36,17 +37,17 @@ def _percentile(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def _score(parse: Any, faq_ask: Any) -> dict[str, Any]:
+def _score_file(path: Path, parse: Any, faq_ask: Any) -> dict[str, Any]:
     from nlu.evaluate import evaluate_examples
-    from nlu.training_data import HELDOUT_FILE, load
+    from nlu.training_data import load
 
-    examples = load(HELDOUT_FILE).examples
+    examples = load(path).examples
 
     def intent_of(text: str) -> tuple[str, float]:
         result = parse(text)
         return result.intent.name, result.intent.confidence
 
-    report = evaluate_examples(examples, intent_of, faq_ask)
+    report = evaluate_examples(examples, intent_of, faq_ask, lambda text: parse(text).entities)
     faq_lines = [e for e in examples if e.faq_id]
     end_to_end = sum(1 for e in faq_lines if parse(e.text).intent.name == "faq" and faq_ask(e.text).faq_id == e.faq_id)
     return {
@@ -55,13 +56,25 @@ def _score(parse: Any, faq_ask: Any) -> dict[str, Any]:
         "macro_f1": report.macro_f1,
         "faq_top1": report.faq_top1_accuracy,
         "faq_end_to_end": end_to_end / len(faq_lines) if faq_lines else 0.0,
+        "entity_f1": report.entities.f1 if report.entities else None,
     }
 
 
-def _latency(parse: Any) -> dict[str, float]:
-    from nlu.training_data import HELDOUT_FILE, load
+def _score(parse: Any, faq_ask: Any) -> dict[str, Any]:
+    """Figures on each held-out set, by file name."""
+    from nlu.training_data import HELDOUT_FILES
 
-    texts = [e.text for e in load(HELDOUT_FILE).examples]
+    return {"sets": {path.name: _score_file(path, parse, faq_ask) for path in HELDOUT_FILES}}
+
+
+def _heldout_texts() -> list[str]:
+    from nlu.training_data import HELDOUT_FILES, load
+
+    return [e.text for path in HELDOUT_FILES for e in load(path).examples]
+
+
+def _latency(parse: Any) -> dict[str, float]:
+    texts = _heldout_texts()
     for text in texts:
         parse(text)
     samples = []
@@ -106,7 +119,6 @@ def serving_worker(cache_dir: str) -> None:
     scikit-learn), after parsing and FAQ retrieval over the held-out set."""
     from nlu.embedded import EmbeddedEngine
     from nlu.faq import FaqIndex, load_seed
-    from nlu.training_data import HELDOUT_FILE, load
 
     started = time.perf_counter()
     engine = EmbeddedEngine(cache_dir=Path(cache_dir))
@@ -114,9 +126,9 @@ def serving_worker(cache_dir: str) -> None:
     load_seconds = time.perf_counter() - started
     assert engine.training_seconds is None, "the model should have come from the cache"
     index = FaqIndex.build(load_seed(), engine.analyse)
-    for example in load(HELDOUT_FILE).examples:
-        engine.parse(example.text)
-        index.ask(example.text)
+    for text in _heldout_texts():
+        engine.parse(text)
+        index.ask(text)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"serving_rss_mb": rss, "load_s": load_seconds, "sklearn": "sklearn" in sys.modules}))
 
@@ -192,11 +204,19 @@ def table(embedded: dict[str, Any], rasa: dict[str, Any]) -> str:
         return "—" if v is None else f"{v:.2f} ms"
 
     has_rasa = "error" not in rasa
-    rows = [
-        ("held-out intent accuracy", pct(embedded["accuracy"]), pct(rasa.get("accuracy"))),
-        ("held-out macro-F1", pct(embedded["macro_f1"]), pct(rasa.get("macro_f1"))),
-        ("FAQ end to end (intent faq + right entry)", pct(embedded["faq_end_to_end"]), pct(rasa.get("faq_end_to_end"))),
-        ("FAQ retrieval top-1 (embedded retriever)", pct(embedded["faq_top1"]), pct(rasa.get("faq_top1"))),
+    rows = []
+    for name, figures in embedded["sets"].items():
+        theirs = rasa.get("sets", {}).get(name, {})
+        rows.extend(
+            [
+                (f"{name}: intent accuracy", pct(figures["accuracy"]), pct(theirs.get("accuracy"))),
+                (f"{name}: macro-F1", pct(figures["macro_f1"]), pct(theirs.get("macro_f1"))),
+                (f"{name}: entity F1", pct(figures["entity_f1"]), pct(theirs.get("entity_f1"))),
+                (f"{name}: FAQ top-1 (embedded retriever)", pct(figures["faq_top1"]), pct(theirs.get("faq_top1"))),
+                (f"{name}: FAQ end to end", pct(figures["faq_end_to_end"]), pct(theirs.get("faq_end_to_end"))),
+            ]
+        )
+    rows += [
         ("parse latency p50", ms(embedded["latency"]["p50_ms"]), ms(rasa.get("latency", {}).get("p50_ms"))),
         ("parse latency p99", ms(embedded["latency"]["p99_ms"]), ms(rasa.get("latency", {}).get("p99_ms"))),
         ("peak RSS memory", f"{embedded['peak_rss_mb']:.0f} MB", f"{rasa['peak_rss_mb']:.0f} MB" if has_rasa else "—"),
@@ -210,11 +230,12 @@ def table(embedded: dict[str, Any], rasa: dict[str, Any]) -> str:
         ),
     ]
     width = max(len(r[0]) for r in rows) + 2
+    total = sum(f["examples"] for f in embedded["sets"].values())
     lines = [f"{'':<{width}}{'embedded':>18}{'Rasa 3.6.21':>26}"]
     lines.extend(f"{name:<{width}}{a:>18}{b:>26}" for name, a, b in rows)
     lines.append("")
     lines.append(
-        f"examples: {embedded['examples']} held-out lines; latency over {embedded['latency']['n']} parses each "
+        f"examples: {total} held-out lines; latency over {embedded['latency']['n']} parses each "
         f"(Rasa: HTTP on 127.0.0.1, raw /model/parse p50 {ms(rasa.get('http_latency', {}).get('p50_ms'))})"
     )
     lines.append(

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import time
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
-from nlu.training_data import HELDOUT_FILE
+from nlu.training_data import HELDOUT_FILES
 
 
 def _reference_time(value: str | None) -> datetime | None:
@@ -78,42 +80,78 @@ def train_command(force: bool) -> None:
 @nlu_group.command("evaluate")
 @click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--folds", default=5, show_default=True, type=click.IntRange(2, 20), help="k for cross-validation.")
-@click.option("--heldout", is_flag=True, help=f"Also score the held-out set ({HELDOUT_FILE.name}).")
+@click.option(
+    "--heldout", is_flag=True, help=f"Also score both held-out sets ({', '.join(p.name for p in HELDOUT_FILES)})."
+)
+@click.option("--rasa", is_flag=True, help="Also train a real Rasa on the same data in this run and score it too.")
 @click.option("--errors", default=15, show_default=True, help="How many misclassified examples to list.")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
-def evaluate_command(files: tuple[Path, ...], folds: int, heldout: bool, errors: int, as_json: bool) -> None:
+def evaluate_command(
+    files: tuple[Path, ...], folds: int, heldout: bool, rasa: bool, errors: int, as_json: bool
+) -> None:
     """k-fold cross-validation on the training data; with FILES (Rasa NLU YAML), score on them instead.
 
     In labelled files `faq/<id>` marks a FAQ question with the entry that answers it: FAQ top-1
-    and top-3 are then reported too (against the FAQ seed data).
+    and top-3 are then reported too (against the FAQ seed data), and annotated entities their F1.
     """
     from nlu import get_embedded
     from nlu.evaluate import cross_validate, evaluate_examples, format_report
     from nlu.faq import FaqIndex, load_seed
+    from nlu.result import ParseResult
     from nlu.training_data import load, load_training
 
     reports: dict[str, Any] = {}
     engine = get_embedded()
-    targets = list(files) + ([HELDOUT_FILE] if heldout else [])
+    targets = list(files) + (list(HELDOUT_FILES) if heldout else [])
     if not targets:
         report = cross_validate(load_training(), k=folds, engine=engine)
-        reports[f"{folds}-fold cross-validation on {engine.data.examples and 'nlu.yml'}"] = report
+        reports[f"{folds}-fold cross-validation on nlu.yml"] = report
     else:
         index = FaqIndex.build(load_seed(), engine.analyse)
-        for path in targets:
-            data = load(path)
+        with contextlib.ExitStack() as stack:
+            parsers: dict[str, Callable[[str], ParseResult]] = {"embedded": engine.parse}
+            if rasa:
+                parsers["rasa"] = stack.enter_context(_rasa_parser(engine))
+            for name, parse in parsers.items():
+                for path in targets:
+                    data = load(path)
 
-            def parse(text: str) -> tuple[str, float]:
-                result = engine.parse(text)
-                return result.intent.name, result.intent.confidence
+                    def intent_of(text: str, parse: Callable[[str], ParseResult] = parse) -> tuple[str, float]:
+                        result = parse(text)
+                        return result.intent.name, result.intent.confidence
 
-            reports[str(path)] = evaluate_examples(data.examples, parse, index.ask)
+                    def entities_of(text: str, parse: Callable[[str], ParseResult] = parse) -> list[Any]:
+                        return list(parse(text).entities)
+
+                    title = f"{path} ({name})" if rasa else str(path)
+                    reports[title] = evaluate_examples(data.examples, intent_of, index.ask, entities_of)
     if as_json:
         click.echo(json.dumps({title: r.as_dict() for title, r in reports.items()}, ensure_ascii=False, indent=2))
         return
     for title, report in reports.items():
         click.echo(format_report(report, title, show_errors=errors))
         click.echo("")
+
+
+@contextlib.contextmanager
+def _rasa_parser(engine: Any) -> Iterator[Callable[[str], Any]]:
+    """A real Rasa trained on nlu/data/nlu.yml in this run and served for the time of the block."""
+    from nlu import rasa_env
+    from nlu.rasa_backend import RasaEngine
+
+    def log(message: str) -> None:
+        click.echo(f"  {message}", err=True)
+
+    try:
+        rasa_env.ensure_venv(log=log)
+        model = rasa_env.train(force=True, log=log)
+        server = rasa_env.serve(model.path, log=log)
+    except rasa_env.RasaEnvError as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        yield RasaEngine(server.url, timeout=30, fallback=engine).parse
+    finally:
+        server.stop()
 
 
 # Rasa ---------------------------------------------------------------------------------------------

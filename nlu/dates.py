@@ -112,6 +112,9 @@ _RELATIVE_WORDS = {
     "あした": 1,
     "今日": 0,
     "本日": 0,
+    "今夜": 0,
+    "今晩": 0,
+    "今朝": 0,
     "きょう": 0,
     "昨日": -1,
     "きのう": -1,
@@ -120,6 +123,28 @@ _RELATIVE_WORDS = {
 }
 _WEEK_OFFSETS = {"先週": -1, "今週": 0, "来週": 1, "再来週": 2}
 _MONTH_OFFSETS = {"先月": -1, "今月": 0, "来月": 1, "再来月": 2}
+
+
+# 今日, あした, あす...: words, so they count only where the tokenizer puts a word boundary.
+_RELATIVE_PATTERN = re.compile("|".join(sorted(_RELATIVE_WORDS, key=len, reverse=True)) + "|あす")
+
+
+class _Boundaries:
+    """Word boundaries of a text (Sudachi), computed only if a relative date word is seen."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self._starts: set[int] | None = None
+        self._ends: set[int] = set()
+
+    def around(self, start: int, end: int) -> bool:
+        if self._starts is None:
+            from nlu.tokenizer import tokenize
+
+            tokens = tokenize(self.text)
+            self._starts = {t.start for t in tokens}
+            self._ends = {t.end for t in tokens}
+        return start in self._starts and end in self._ends
 
 
 DATE_RULES: list[DateRule] = [
@@ -152,10 +177,7 @@ DATE_RULES: list[DateRule] = [
     (re.compile(rf"{N}日後"), lambda m, t: t + timedelta(days=number(m.group(1)))),
     (re.compile(rf"{N}週間後"), lambda m, t: t + timedelta(weeks=number(m.group(1)))),
     (re.compile(rf"{N}[かヵヶケカ]?月後"), lambda m, t: _add_months(t, number(m.group(1)))),
-    (
-        re.compile("|".join(sorted(_RELATIVE_WORDS, key=len, reverse=True)) + r"|あす(?=[のにはでもま、。!?\s]|$)"),
-        lambda m, t: t + timedelta(days=_RELATIVE_WORDS.get(m.group(0), 1)),
-    ),
+    (_RELATIVE_PATTERN, lambda m, t: t + timedelta(days=_RELATIVE_WORDS.get(m.group(0), 1))),
     (
         re.compile(rf"(?<![0-9月〇一二三四五六七八九十])([0-9]{{1,2}})日{_DAY_END}"),
         lambda m, t: _day_only(t, int(m.group(1))),
@@ -184,6 +206,7 @@ def _day_only(today: date, day: int) -> date | None:
 
 
 _TIME_CLOCK = re.compile(r"(?<![0-9])([0-9]{1,2}):([0-9]{2})(?![0-9])")
+_COMPOUND_AFTER = re.compile(r"(?![頃過前半])[\u4e00-\u9fff]")
 _TIME_JA = re.compile(rf"(午前|午後|朝の?|昼の?|夕方の?|夜の?)?{N}時(半|{N}分)?")
 
 
@@ -201,6 +224,7 @@ def _time_value(prefix: str | None, hour: int, minute: int) -> str | None:
 def find_dates(text: str, reference_time: datetime | None = None) -> list[Found]:
     """Date and time entities in (normalised) text; spans index into `text`. Never overlapping."""
     today = reference_date(reference_time)
+    boundaries = _Boundaries(text)
     taken: list[tuple[int, int]] = []
     found: list[Found] = []
 
@@ -210,6 +234,9 @@ def find_dates(text: str, reference_time: datetime | None = None) -> list[Found]
     for pattern, resolve in DATE_RULES:
         for match in pattern.finditer(text):
             if not free(match.start(), match.end()):
+                continue
+            if pattern is _RELATIVE_PATTERN and not boundaries.around(match.start(), match.end()):
+                # 「きょう」 inside 「きょうしつ」, 「あした」 inside 「あしたば」: a word, not a date.
                 continue
             try:
                 value = resolve(match, today)
@@ -226,6 +253,9 @@ def find_dates(text: str, reference_time: datetime | None = None) -> list[Found]
                 found.append(Found("time", value_str, match.start(), match.end()))
     for match in _TIME_JA.finditer(text):
         if not free(match.start(), match.end()):
+            continue
+        if _COMPOUND_AFTER.match(text, match.end()) and not match.group(2).isdigit() and not match.group(3):
+            # 「一時避難」「一時金」: a word meaning "temporary", not one o'clock.
             continue
         hour = number(match.group(2))
         half = match.group(3)

@@ -13,7 +13,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from nlu import classifier
+from nlu import classifier, overrides
 from nlu.classifier import IntentModel
 from nlu.entities import Gazetteer
 from nlu.features import Analysis, analyse, intent_features
@@ -117,4 +117,5 @@ class EmbeddedEngine:
             score = IntentScore(name="out_of_scope", confidence=1.0 if not analysis.has_content else 0.9)
             return ParseResult(text=analysis.text, intent=score, intent_ranking=[score], entities=analysis.entities)
         ranking = [IntentScore(name=name, confidence=round(p, 4)) for name, p in model.predict(features)[:RANKING_SIZE]]
+        ranking = overrides.adjust(ranking, analysis.folded)
         return ParseResult(text=analysis.text, intent=ranking[0], intent_ranking=ranking, entities=analysis.entities)

@@ -1,8 +1,11 @@
 """Evaluation: k-fold cross-validation on the training data, and scoring on any labelled file
 (Rasa NLU YAML; `faq/<id>` labels a FAQ question with the entry that answers it).
 
-Reports accuracy, macro-F1, per-intent precision/recall/F1, the worst confusions and, where FAQ
-ids are labelled, FAQ top-1 and top-3 accuracy.
+Reports accuracy, macro-F1, per-intent precision/recall/F1, the worst confusions, where FAQ ids
+are labelled FAQ top-1 and top-3 accuracy, and where entities are annotated their F1 (procedure,
+date, time, district: a found entity counts when its kind matches an annotation it overlaps and, for
+procedure and district, its canonical value too; dates and times are judged by span, since their
+value depends on the day the set is scored).
 """
 
 from __future__ import annotations
@@ -16,8 +19,75 @@ from typing import Any
 from nlu import classifier
 from nlu.embedded import EmbeddedEngine
 from nlu.features import intent_features
-from nlu.result import FaqResult
-from nlu.training_data import Example, TrainingData
+from nlu.result import Entity, FaqResult
+from nlu.training_data import Annotation, Example, TrainingData
+
+SCORED_ENTITIES = ("procedure", "date", "time", "district")
+_VALUE_CHECKED = ("procedure", "district")
+
+
+@dataclass
+class EntityReport:
+    true_positives: Counter[str] = field(default_factory=Counter)
+    false_positives: Counter[str] = field(default_factory=Counter)
+    false_negatives: Counter[str] = field(default_factory=Counter)
+    errors: list[tuple[str, str]] = field(default_factory=list)  # text, what went wrong
+
+    @staticmethod
+    def _f1(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
+        precision = tp / (tp + fp) if tp + fp else 0.0
+        recall = tp / (tp + fn) if tp + fn else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        return precision, recall, f1
+
+    @property
+    def f1(self) -> float:
+        return self._f1(
+            sum(self.true_positives.values()), sum(self.false_positives.values()), sum(self.false_negatives.values())
+        )[2]
+
+    def per_entity(self) -> dict[str, dict[str, float]]:
+        out = {}
+        for kind in SCORED_ENTITIES:
+            tp, fp, fn = self.true_positives[kind], self.false_positives[kind], self.false_negatives[kind]
+            precision, recall, f1 = self._f1(tp, fp, fn)
+            out[kind] = {
+                "precision": round(precision, 4),
+                "recall": round(recall, 4),
+                "f1": round(f1, 4),
+                "support": tp + fn,
+            }
+        return out
+
+
+def _matches(found: Entity, gold: Annotation) -> bool:
+    if found.entity != gold.entity or found.end <= gold.start or found.start >= gold.end:
+        return False
+    return found.entity not in _VALUE_CHECKED or found.value == gold.value
+
+
+def score_entities(examples: Sequence[Example], extract: Callable[[str], Sequence[Entity]]) -> EntityReport:
+    """Entity precision/recall/F1 over every example of an annotated set (an example without
+    annotations expects none)."""
+    report = EntityReport()
+    for example in examples:
+        gold = [a for a in example.entities if a.entity in SCORED_ENTITIES]
+        found = [e for e in extract(example.text) if e.entity in SCORED_ENTITIES]
+        matched: set[int] = set()
+        for entity in found:
+            hit = next((i for i, a in enumerate(gold) if i not in matched and _matches(entity, a)), None)
+            if hit is None:
+                report.false_positives[entity.entity] += 1
+                report.errors.append((example.text, f"extra {entity.entity}={entity.value}"))
+            else:
+                matched.add(hit)
+                report.true_positives[entity.entity] += 1
+        for i, annotation in enumerate(gold):
+            if i not in matched:
+                report.false_negatives[annotation.entity] += 1
+                surface = example.text[annotation.start : annotation.end]
+                report.errors.append((example.text, f"missed {annotation.entity}={annotation.value} ({surface})"))
+    return report
 
 
 @dataclass
@@ -31,6 +101,7 @@ class IntentReport:
     faq_top1: int = 0
     faq_top3: int = 0
     faq_errors: list[tuple[str, str, str | None]] = field(default_factory=list)
+    entities: EntityReport | None = None
     seconds: float = 0.0
 
     @property
@@ -60,6 +131,11 @@ class IntentReport:
             "faq_total": self.faq_total,
             "faq_top1": round(self.faq_top1_accuracy, 4),
             "faq_top3": round(self.faq_top3_accuracy, 4),
+            **(
+                {"entity_f1": round(self.entities.f1, 4), "per_entity": self.entities.per_entity()}
+                if self.entities
+                else {}
+            ),
         }
 
 
@@ -116,6 +192,7 @@ def evaluate_examples(
     examples: Sequence[Example],
     parse: Callable[[str], tuple[str, float]],
     ask_faq: Callable[[str], FaqResult] | None = None,
+    extract: Callable[[str], Sequence[Entity]] | None = None,
 ) -> IntentReport:
     """Scores a parser (text -> (intent, confidence)) and optionally FAQ retrieval on labelled examples.
 
@@ -142,6 +219,8 @@ def evaluate_examples(
                 report.faq_errors.append((e.text, e.faq_id, ids[0]))
             if e.faq_id in ids[:3]:
                 report.faq_top3 += 1
+    if extract is not None and any(e.entities for e in examples):
+        report.entities = score_entities(examples, extract)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -155,6 +234,12 @@ def format_report(report: IntentReport, title: str, *, show_errors: int = 15) ->
         lines.append(
             f"FAQ questions: {report.faq_total}   "
             f"top-1: {report.faq_top1_accuracy:.3f}   top-3: {report.faq_top3_accuracy:.3f}"
+        )
+    if report.entities:
+        per = report.entities.per_entity()
+        lines.append(
+            f"entity F1: {report.entities.f1:.3f}   "
+            + "   ".join(f"{kind} {row['f1']:.3f} (n={int(row['support'])})" for kind, row in per.items())
         )
     lines.append("")
     lines.append(f"{'intent':<20}{'precision':>10}{'recall':>10}{'f1':>8}{'n':>6}")
@@ -174,4 +259,8 @@ def format_report(report: IntentReport, title: str, *, show_errors: int = 15) ->
         lines.append("")
         lines.append("FAQ misses (text: expected / got)")
         lines.extend(f"  {text}: {want} / {got}" for text, want, got in report.faq_errors[:show_errors])
+    if show_errors and report.entities and report.entities.errors:
+        lines.append("")
+        lines.append("entity errors")
+        lines.extend(f"  {what}: {text}" for text, what in report.entities.errors[:show_errors])
     return "\n".join(lines)

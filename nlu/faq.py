@@ -4,7 +4,10 @@ Text only (no database): handlers/faq builds an index from the entries staff mai
 Each entry is represented by its phrasings (the question and its alternatives) and by one
 document of everything it says (phrasings, tags, category, and its answer at a lower weight).
 A question scores against an entry as a blend of its best single phrasing and the whole entry,
-both TF-IDF cosine over topic features (nlu.features.faq_features).
+both TF-IDF cosine over topic features (nlu.features.faq_features), and of a linear classifier
+trained on the entries' phrasings over the intent classifier's richer features (character n-grams,
+readings, cues): the cosine rewards shared topic words, the classifier learns which words tell one
+entry from the others, and paraphrases that share few words with any phrasing are found more often.
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ from typing import Any
 
 import yaml
 
-from nlu.features import Analysis, faq_features
+from nlu import classifier
+from nlu.classifier import IntentModel
+from nlu.features import Analysis, faq_features, intent_features
 from nlu.result import FaqCandidate, FaqResult
 
 SEED_FILE = Path(__file__).resolve().parent.parent / "handlers" / "faq" / "data" / "faq_seed.yml"
@@ -30,6 +35,10 @@ PHRASING_WEIGHT = 0.4
 ANSWER_WEIGHT = 0.6
 TAG_WEIGHT = 1.0
 CANDIDATES = 3
+# Weight of the classifier's probability in the final score, and its softmax temperature (the
+# calibrated value on the seed data: not refitted at every rebuild, which staff trigger by editing).
+CLASSIFIER_WEIGHT = 0.2
+CLASSIFIER_TEMPERATURE = 0.12
 # Recent questions remembered per index (a flow may ask twice about one message).
 RECENT = 256
 
@@ -98,6 +107,7 @@ class FaqIndex:
     _phrasing_postings: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
     _entry_postings: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
     _phrasing_owner: list[int] = field(default_factory=list)
+    _model: IntentModel | None = None
     _recent: OrderedDict[str, FaqResult] = field(default_factory=OrderedDict)
     _recent_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -129,7 +139,20 @@ class FaqIndex:
         index.idf = {f: math.log((1 + n) / (1 + c)) + 1.0 for f, c in df.items()}
         index._phrasing_postings = index._postings(phrasing_tfs)
         index._entry_postings = index._postings(entry_tfs)
+        index._model = index._train(analyser)
         return index
+
+    def _train(self, analyser: Callable[[str], Analysis]) -> IntentModel | None:
+        docs, labels = [], []
+        for doc in self.documents:
+            for phrasing in doc.phrasings:
+                docs.append(intent_features(analyser(phrasing)))
+                labels.append(doc.id)
+        if len(set(labels)) < 2:
+            return None
+        model = classifier.train(docs, labels, calibrate=False)
+        model.temperature = CLASSIFIER_TEMPERATURE
+        return model
 
     def _vector(self, tf: TermWeights) -> Vector:
         vector = {f: (1.0 + math.log(c) if c >= 1 else c) * self.idf[f] for f, c in tf.items() if f in self.idf}
@@ -177,6 +200,13 @@ class FaqIndex:
             + (1 - PHRASING_WEIGHT) * entry_scores.get(number, 0.0)
             for number in set(best_phrasing) | set(entry_scores)
         }
+        if self._model is not None and blended:
+            numbers = {doc.id: n for n, doc in enumerate(self.documents)}
+            learned = {numbers[faq_id]: p for faq_id, p in self._model.predict(intent_features(analysis))}
+            blended = {
+                n: (1 - CLASSIFIER_WEIGHT) * blended.get(n, 0.0) + CLASSIFIER_WEIGHT * learned.get(n, 0.0)
+                for n in set(blended) | {n for n, p in learned.items() if p >= 0.05}
+            }
         ranked = sorted(blended.items(), key=lambda item: (-item[1], item[0]))
         if not ranked or ranked[0][1] <= 0:
             return FaqResult(text=text, faq_id=None, score=0.0, candidates=[])

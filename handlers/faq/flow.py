@@ -23,12 +23,17 @@ from bot.messages import text as text_message
 from handlers.faq import service as faq_service
 from handlers.faq.models import FAQ_ID_PATTERN, FaqEntry
 from nlu.faq import Decision, decide, suggestions
+from nlu.moving import says_move_without_direction
 from nlu.result import FaqResult
 
 # Questions for information: while no capability of this deployment owns the intent, a confident FAQ
 # answer is better than "準備中". Requests to do something (book, sign up, cancel, subscribe) are
 # never answered from the FAQ: its text would describe a service the citizen cannot use here yet.
 INFORMATION_INTENTS = frozenset({"shelter_search", "facility_search", "aed_search", "garbage_day", "class_info"})
+
+
+# The seed's three moving entries, by direction: a move that does not say which is asked about.
+MOVING_ENTRIES = {"into": "tennyu_todoke", "out": "tenshutsu_todoke", "within": "tenkyo_todoke"}
 
 
 class State(StrEnum):
@@ -108,6 +113,9 @@ def show_category(turn: Turn) -> StepResult:
 def answer_question(turn: Turn) -> StepResult:
     """Answers, offers candidates (stores the question for 「どれでもない」), or records it as unanswered."""
     question = turn.text or ""
+    if says_move_without_direction(question) and _ask_which_move(turn):
+        turn.data = {"question": question[: faq_service.MAX_STORED_QUESTION]}
+        return State.PICK
     result = _faq_result(turn)
     decision = decide(result)
     if decision is Decision.ANSWER:
@@ -243,6 +251,21 @@ def _say_answer(turn: Turn, entry: FaqEntry) -> None:
             ],
         )
     )
+
+
+def _ask_which_move(turn: Turn) -> bool:
+    """「来月引っ越す」: into, out of, or within the city? False when those entries are not all active."""
+    entries = {way: faq_service.get_active(db_session=turn.db_session, faq_id=i) for way, i in MOVING_ENTRIES.items()}
+    items = [
+        postback_item(t(f"moving.{way}"), "faq", display=t(f"moving.{way}"), id=entry.id)
+        for way, entry in entries.items()
+        if entry is not None
+    ]
+    if len(items) < len(MOVING_ENTRIES):
+        return False
+    items.append(postback_item(t("faq.none_button"), "faq_none", display=t("faq.none_display")))
+    turn.say(text_message(t("faq.which_move"), items))
+    return True
 
 
 def _say_candidates(turn: Turn, entries: list[FaqEntry]) -> None:

@@ -25,6 +25,7 @@ from handlers.reservations.service import reservations as reservation_service
 from handlers.reservations.service import setup as setup_service
 from handlers.reservations.service.errors import InvalidAnswers, LimitReached, SlotFull, SlotNotBookable
 from handlers.reservations.states import State
+from nlu.moving import says_move_without_direction
 from nlu.normalize import normalise
 
 YES_WORDS = {"はい", "はい。", "予約する", "この内容で予約する", "お願いします", "おねがいします", "ok", "OK"}
@@ -132,6 +133,8 @@ def _need_procedure(turn: Turn, draft: Draft) -> Asked:
     draft.procedure = scratch.procedure(turn)
     if draft.procedure is None:
         scratch.forget(turn, "proc")
+        if turn.text and says_move_without_direction(turn.text):
+            return prompts.ask_move(turn)
         return prompts.ask_procedure(turn)
     draft.offices = setup_service.offices_for(db_session=turn.db_session, procedure=draft.procedure)
     return None

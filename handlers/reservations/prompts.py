@@ -67,6 +67,28 @@ def ask_procedure(turn: Turn) -> StepResult:
     return State.PROCEDURE
 
 
+# The moving procedures by direction, as the demo city names them (their canonical NLU values).
+MOVING_PROCEDURES = {"into": "転入届", "out": "転出届", "within": "転居届"}
+
+
+def ask_move(turn: Turn) -> StepResult:
+    """「来月引っ越す」: into, out of, or within the city? Every procedure when those are not all set up."""
+    found = {
+        way: setup_service.find_procedure(db_session=turn.db_session, words=[name])
+        for way, name in MOVING_PROCEDURES.items()
+    }
+    items = [
+        postback_item(t(f"moving.{way}"), "rsv_proc", display=t(f"moving.{way}"), id=p.id)
+        for way, p in found.items()
+        if p is not None
+    ]
+    if len(items) < len(MOVING_PROCEDURES):
+        return ask_procedure(turn)
+    items.append(postback_item(t("reservations.button_quit"), "rsv_quit", display=t("reservations.button_quit")))
+    turn.say(text_message(t("reservations.ask_move"), items))
+    return State.PROCEDURE
+
+
 def ask_office(turn: Turn, procedure: Procedure, offices: list[Office]) -> StepResult:
     if not offices:
         turn.say(menu_text(t("reservations.unknown_procedure")))
