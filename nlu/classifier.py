@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -26,6 +26,10 @@ if TYPE_CHECKING:
 # Regularisation and calibration, chosen by cross-validation on the training data (nlu evaluate).
 C = 2.0
 FOLDS = 5
+# Weight of a message's word-vector mean (nlu.vectors) beside its sparse features, chosen by 5-fold
+# cross-validation on the training data: 0 → 86.8 %, 0.2 → 87.7 %, 0.3 → 88.6 %, 0.5 → 89.3 %,
+# 0.8 → 89.2 %.
+DENSE_SCALE = 0.5
 
 
 @dataclass
@@ -36,23 +40,27 @@ class IntentModel:
     weights: np.ndarray  # (V, C): row per feature, so a message gathers a few rows
     bias: np.ndarray  # (C,)
     temperature: float = 1.0
+    dense: np.ndarray | None = None  # (D, C): weights of the word-vector mean, when trained with one
 
     def known(self, features: Sequence[str]) -> int:
         return sum(1 for f in features if f in self.vocabulary)
 
-    def logits(self, features: Sequence[str]) -> np.ndarray:
+    def logits(self, features: Sequence[str], dense: np.ndarray | None = None) -> np.ndarray:
+        out = self.bias.copy()
+        if self.dense is not None and dense is not None:
+            out += (DENSE_SCALE * dense) @ self.dense
         counts = Counter(self.vocabulary[f] for f in features if f in self.vocabulary)
         if not counts:
-            return self.bias.copy()
+            return out
         index = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
         tf = np.fromiter((1.0 + math.log(c) for c in counts.values()), dtype=np.float64, count=len(counts))
         values = tf * self.idf[index]
         values /= np.linalg.norm(values) or 1.0
-        return values @ self.weights[index] + self.bias
+        return values @ self.weights[index] + out
 
-    def predict(self, features: Sequence[str]) -> list[tuple[str, float]]:
+    def predict(self, features: Sequence[str], dense: np.ndarray | None = None) -> list[tuple[str, float]]:
         """(intent, probability), best first."""
-        z = self.logits(features) / self.temperature
+        z = self.logits(features, dense) / self.temperature
         z = np.exp(z - z.max())
         p = z / z.sum()
         order = np.argsort(-p)
@@ -62,15 +70,17 @@ class IntentModel:
         path.parent.mkdir(parents=True, exist_ok=True)
         vocab = sorted(self.vocabulary, key=self.vocabulary.__getitem__)
         tmp = path.with_suffix(f".tmp{id(self)}.npz")
-        np.savez_compressed(
-            tmp,
-            classes=np.array(self.classes),
-            vocabulary=np.array(vocab),
-            idf=self.idf,
-            weights=self.weights,
-            bias=self.bias,
-            temperature=np.array([self.temperature]),
-        )
+        arrays: dict[str, Any] = {
+            "classes": np.array(self.classes),
+            "vocabulary": np.array(vocab),
+            "idf": self.idf,
+            "weights": self.weights,
+            "bias": self.bias,
+            "temperature": np.array([self.temperature]),
+        }
+        if self.dense is not None:
+            arrays["dense"] = self.dense
+        np.savez_compressed(tmp, **arrays)
         tmp.replace(path)
 
     @classmethod
@@ -84,6 +94,7 @@ class IntentModel:
                 weights=data["weights"].astype(np.float64),
                 bias=data["bias"].astype(np.float64),
                 temperature=float(data["temperature"][0]),
+                dense=data["dense"].astype(np.float64) if "dense" in data.files else None,
             )
 
 
@@ -114,22 +125,30 @@ def _matrix(docs: Sequence[Sequence[str]], vocab: dict[str, int], idf: np.ndarra
     return csr_matrix((vals, (rows, cols)), shape=(len(docs), len(vocab)))
 
 
-def _fit(docs: Sequence[Sequence[str]], labels: Sequence[str], classes: list[str]) -> IntentModel:
+def _fit(
+    docs: Sequence[Sequence[str]], labels: Sequence[str], classes: list[str], dense: np.ndarray | None = None
+) -> IntentModel:
+    from scipy.sparse import csr_matrix, hstack
     from sklearn.svm import LinearSVC
 
     vocab, idf = _vocabulary(docs)
     x = _matrix(docs, vocab, idf)
+    if dense is not None:
+        x = hstack([x, csr_matrix(DENSE_SCALE * dense)]).tocsr()
     y = np.array([classes.index(label) for label in labels])
     model = LinearSVC(C=C, class_weight="balanced", random_state=0, max_iter=5000)
     model.fit(x, y)
     weights = np.zeros((len(vocab), len(classes)))
+    dense_weights = np.zeros((dense.shape[1], len(classes))) if dense is not None else None
     bias = np.zeros(len(classes))
     # Classes absent from this fold keep a very low bias so they are never predicted.
     bias[:] = -30.0
     for column, cls in enumerate(model.classes_):
-        weights[:, cls] = model.coef_[column]
+        weights[:, cls] = model.coef_[column][: len(vocab)]
+        if dense_weights is not None:
+            dense_weights[:, cls] = model.coef_[column][len(vocab) :]
         bias[cls] = model.intercept_[column]
-    return IntentModel(classes=classes, vocabulary=vocab, idf=idf, weights=weights, bias=bias)
+    return IntentModel(classes=classes, vocabulary=vocab, idf=idf, weights=weights, bias=bias, dense=dense_weights)
 
 
 def folds(labels: Sequence[str], k: int, seed: int = 13) -> list[list[int]]:
@@ -162,17 +181,25 @@ def _fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
     return best_t
 
 
-def train(docs: Sequence[Sequence[str]], labels: Sequence[str], *, calibrate: bool = True) -> IntentModel:
+def train(
+    docs: Sequence[Sequence[str]],
+    labels: Sequence[str],
+    *,
+    calibrate: bool = True,
+    dense: np.ndarray | None = None,
+) -> IntentModel:
+    """`dense`: one word-vector mean per document (rows), or None to train on the sparse features only."""
     classes = sorted(set(labels))
-    model = _fit(docs, labels, classes)
+    model = _fit(docs, labels, classes, dense)
     if calibrate and len(docs) >= 2 * FOLDS:
         y = np.array([classes.index(label) for label in labels])
         out_of_fold = np.zeros((len(docs), len(classes)))
         for held in folds(labels, FOLDS):
             held_set = set(held)
             train_idx = [i for i in range(len(docs)) if i not in held_set]
-            fold_model = _fit([docs[i] for i in train_idx], [labels[i] for i in train_idx], classes)
+            fold_dense = dense[train_idx] if dense is not None else None
+            fold_model = _fit([docs[i] for i in train_idx], [labels[i] for i in train_idx], classes, fold_dense)
             for i in held:
-                out_of_fold[i] = fold_model.logits(docs[i])
+                out_of_fold[i] = fold_model.logits(docs[i], dense[i] if dense is not None else None)
         model.temperature = _fit_temperature(out_of_fold, y)
     return model

@@ -13,17 +13,20 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
+
 from nlu import classifier, overrides
 from nlu.classifier import IntentModel
 from nlu.entities import Gazetteer
-from nlu.features import Analysis, analyse, intent_features
+from nlu.features import Analysis, analyse, dense_features, intent_features
 from nlu.result import IntentScore, ParseResult
 from nlu.training_data import TrainingData, load_training
+from nlu.vectors import WordVectors
 
 log = logging.getLogger(__name__)
 
 # Bump when features or training change: cached models of older versions are then ignored.
-ENGINE_VERSION = "3"
+ENGINE_VERSION = "4"
 RANKING_SIZE = 10
 DEFAULT_CACHE_DIR = Path("var") / "nlu"
 
@@ -35,7 +38,14 @@ def _cache_dir() -> Path:
 class EmbeddedEngine:
     name = "embedded"
 
-    def __init__(self, data: TrainingData | None = None, *, cache_dir: Path | None = None, use_cache: bool = True):
+    def __init__(
+        self,
+        data: TrainingData | None = None,
+        *,
+        cache_dir: Path | None = None,
+        use_cache: bool = True,
+        use_vectors: bool = True,
+    ):
         self.data = data or load_training()
         self.gazetteer = Gazetteer.from_training(self.data)
         self.cache_dir = cache_dir or _cache_dir()
@@ -44,12 +54,32 @@ class EmbeddedEngine:
         self.loaded_from: Path | None = None
         self._model: IntentModel | None = None
         self._lock = threading.Lock()
+        self._vectors: WordVectors | None = None
+        self._vectors_loaded = not use_vectors
+        self._vectors_lock = threading.Lock()  # its own: the model's lock is held while the model loads
+
+    @property
+    def vectors(self) -> WordVectors | None:
+        """ja-ginza's word vectors when installed (nlu.vectors), loaded once."""
+        if not self._vectors_loaded:
+            with self._vectors_lock:
+                if not self._vectors_loaded:
+                    self._vectors = WordVectors.load(self.cache_dir)
+                    self._vectors_loaded = True
+        return self._vectors
+
+    def dense(self, analysis: Analysis) -> np.ndarray | None:
+        vectors = self.vectors
+        return dense_features(analysis, vectors) if vectors is not None else None
 
     # Model -------------------------------------------------------------------------------
 
     @property
     def fingerprint(self) -> str:
-        digest = hashlib.sha256(f"{ENGINE_VERSION}:{classifier.C}:{self.data.fingerprint()}".encode())
+        vectors = self.vectors.source if self.vectors is not None else "none"
+        digest = hashlib.sha256(
+            f"{ENGINE_VERSION}:{classifier.C}:{classifier.DENSE_SCALE}:{vectors}:{self.data.fingerprint()}".encode()
+        )
         return digest.hexdigest()[:20]
 
     @property
@@ -84,9 +114,11 @@ class EmbeddedEngine:
 
     def train(self) -> IntentModel:
         started = time.perf_counter()
-        docs = [intent_features(self.analyse(e.text)) for e in self.data.examples]
+        analyses = [self.analyse(e.text) for e in self.data.examples]
+        docs = [intent_features(a) for a in analyses]
         labels = [e.intent for e in self.data.examples]
-        model = classifier.train(docs, labels)
+        dense = np.array([self.dense(a) for a in analyses]) if self.vectors is not None else None
+        model = classifier.train(docs, labels, dense=dense)
         self.training_seconds = time.perf_counter() - started
         log.info("trained the NLU model on %d examples in %.1f s", len(docs), self.training_seconds)
         return model
@@ -116,6 +148,7 @@ class EmbeddedEngine:
             # Emoji, marks, or nothing we have ever seen: not a request we can act on.
             score = IntentScore(name="out_of_scope", confidence=1.0 if not analysis.has_content else 0.9)
             return ParseResult(text=analysis.text, intent=score, intent_ranking=[score], entities=analysis.entities)
-        ranking = [IntentScore(name=name, confidence=round(p, 4)) for name, p in model.predict(features)[:RANKING_SIZE]]
+        predicted = model.predict(features, self.dense(analysis))
+        ranking = [IntentScore(name=name, confidence=round(p, 4)) for name, p in predicted[:RANKING_SIZE]]
         ranking = overrides.adjust(ranking, analysis.folded)
         return ParseResult(text=analysis.text, intent=ranking[0], intent_ranking=ranking, entities=analysis.entities)

@@ -16,6 +16,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from nlu import classifier
 from nlu.embedded import EmbeddedEngine
 from nlu.features import intent_features
@@ -172,16 +174,23 @@ def cross_validate(data: TrainingData, k: int = 5, engine: EmbeddedEngine | None
     """k-fold cross-validation of the intent classifier on the training examples."""
     started = time.perf_counter()
     engine = engine or EmbeddedEngine(data, use_cache=False)
-    docs = [intent_features(engine.analyse(e.text)) for e in data.examples]
+    analyses = [engine.analyse(e.text) for e in data.examples]
+    docs = [intent_features(a) for a in analyses]
+    dense = np.array([engine.dense(a) for a in analyses]) if engine.vectors is not None else None
     labels = [e.intent for e in data.examples]
     predicted = [""] * len(docs)
     confidence = [0.0] * len(docs)
     for held in classifier.folds(labels, k):
         held_set = set(held)
         train_idx = [i for i in range(len(docs)) if i not in held_set]
-        model = classifier.train([docs[i] for i in train_idx], [labels[i] for i in train_idx], calibrate=False)
+        model = classifier.train(
+            [docs[i] for i in train_idx],
+            [labels[i] for i in train_idx],
+            calibrate=False,
+            dense=dense[train_idx] if dense is not None else None,
+        )
         for i in held:
-            name, p = model.predict(docs[i])[0]
+            name, p = model.predict(docs[i], dense[i] if dense is not None else None)[0]
             predicted[i], confidence[i] = name, p
     report = score(labels, predicted, [e.text for e in data.examples], confidence)
     report.seconds = time.perf_counter() - started

@@ -17,10 +17,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from itertools import pairwise
 
+import numpy as np
+
 from nlu.entities import Gazetteer, extract
 from nlu.normalize import Normalised, has_content, normalise_with_map, phonetic_key, to_hiragana
 from nlu.result import Entity
 from nlu.tokenizer import Token, tokenize
+from nlu.vectors import WordVectors
 
 # Only this much of a very long message is analysed: the request is nearly always at its start,
 # and parse time must stay bounded whatever a citizen pastes.
@@ -186,3 +189,8 @@ def faq_features(analysis: Analysis) -> list[str]:
         features.extend(_ngrams("c:", surface, (2,)) if len(surface) > 1 else [f"c:{surface}"])
     features.extend(f"v:{e.value}" for e in analysis.entities if e.extractor == "madoguchi.lookup")
     return features
+
+
+def dense_features(analysis: Analysis, vectors: WordVectors) -> np.ndarray:
+    """The mean word vector of the topic words (normalised form first, then as written)."""
+    return vectors.mean((t.normal, t.surface, t.normal.lower()) for t in content_tokens(analysis))

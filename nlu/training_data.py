@@ -23,7 +23,9 @@ HELDOUT_FILE = DATA_DIR / "heldout.yml"
 # A second held-out set, by another writer who never saw the training data (issue: NLU on
 # messages nobody on the team wrote); entities annotated. Never trained on, like the first.
 HELDOUT2_FILE = DATA_DIR / "heldout2.yml"
-HELDOUT_FILES = (HELDOUT_FILE, HELDOUT2_FILE)
+# A third, the check set: by one more writer, never looked at while tuning (see its header).
+HELDOUT3_FILE = DATA_DIR / "heldout3.yml"
+HELDOUT_FILES = (HELDOUT_FILE, HELDOUT2_FILE, HELDOUT3_FILE)
 
 _ANNOTATION = re.compile(r"\[(?P<text>[^\]]+)\](?:\((?P<short>[^)]+)\)|(?P<json>\{[^}]*\}))")
 
