@@ -79,8 +79,14 @@ def first_flow(db: Database, settings: Settings, text: str) -> str | None:
 
 def test_every_code_reaches_the_member_groups_conversation(db: Database, settings: Settings) -> None:
     codes = [groups.format_code(groups.new_code()) for _ in range(300)]
-    # The NLU does misread some (else this test would prove nothing about the routing order) …
+    # The NLU does misread some, rarely (else this test would prove nothing about the routing
+    # order): drawn until a few are found …
     misread = [c for c in codes if taken_before_members(c)]
+    for _ in range(40):
+        if len(misread) >= 3:
+            break
+        more = [groups.format_code(groups.new_code()) for _ in range(300)]
+        misread += [c for c in more if taken_before_members(c)]
     assert misread
     # … and still every one, as printed or as typed on a phone, goes to the member groups.
     for code in misread + codes[:20]:
