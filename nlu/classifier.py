@@ -143,11 +143,15 @@ def _fit(
     bias = np.zeros(len(classes))
     # Classes absent from this fold keep a very low bias so they are never predicted.
     bias[:] = -30.0
+    coef, intercept = model.coef_, model.intercept_
+    if len(model.classes_) == 2:
+        # Two classes: liblinear learns one separating row, for the second class against the first.
+        coef, intercept = np.vstack([-coef[0], coef[0]]), np.array([-intercept[0], intercept[0]])
     for column, cls in enumerate(model.classes_):
-        weights[:, cls] = model.coef_[column][: len(vocab)]
+        weights[:, cls] = coef[column][: len(vocab)]
         if dense_weights is not None:
-            dense_weights[:, cls] = model.coef_[column][len(vocab) :]
-        bias[cls] = model.intercept_[column]
+            dense_weights[:, cls] = coef[column][len(vocab) :]
+        bias[cls] = intercept[column]
     return IntentModel(classes=classes, vocabulary=vocab, idf=idf, weights=weights, bias=bias, dense=dense_weights)
 
 
