@@ -62,7 +62,7 @@ _VOWEL = {ch: vowel for vowel, chars in _VOWEL_ROWS.items() for ch in chars}
 # After a kana with vowel V, these letters only lengthen it (「とう」 = とー, 「せい」 = せー).
 _LENGTHENS = {"a": "あ", "i": "い", "u": "う", "e": "いえ", "o": "うお"}
 
-_CONTROL = re.compile(r"[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]")
+_CONTROL = re.compile(r"[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ud800-\udfff]")
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ one tokenizer per thread, because a Sudachi tokenizer must not be shared between
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass
 from functools import cache
@@ -44,7 +45,13 @@ def _tokenizer() -> Any:
     return tokenizer
 
 
+# Lone surrogates (JSON may carry "\ud800") cannot cross into Sudachi: a space of the same length
+# keeps every offset.
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
 def tokenize(text: str) -> list[Token]:
+    text = _SURROGATES.sub(" ", text)
     if not text.strip():
         return []
     tokens = []

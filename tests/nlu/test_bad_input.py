@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from nlu import parse
+from nlu.dates import find_dates
 from nlu.embedded import EmbeddedEngine
 from nlu.faq import FaqDocument, FaqIndex, load_seed
 
@@ -25,6 +26,8 @@ BAD = [
     "予約 reservation よやく ﾖﾔｸ 예약 预约",
     "𠮷野家",
     "\ud7ff\ufffd",
+    "\ud800",  # lone surrogates: JSON may carry them ("\ud800"), UTF-8 cannot
+    "住民票\ud83dの予約\udfff",
     "12345",
     "ｗｗｗｗ",
     "<script>alert(1)</script>",
@@ -46,6 +49,7 @@ def test_bad_input_never_raises(text: str, faq_index: FaqIndex) -> None:
         assert 0 <= entity.start < entity.end <= len(text)
     faq = faq_index.ask(text)
     assert 0.0 <= faq.score <= 1.0
+    assert all(0 <= d.start < d.end <= len(text) for d in find_dates(text))  # as the booking form calls it
 
 
 @pytest.mark.parametrize("text", ["", " ", "😀😀😀", "！？！？", "\x00\x01"])
