@@ -275,6 +275,8 @@ def test_a_monthly_broadcast_plans_its_next_run_when_one_starts(api_app: LiveApp
         ({"text": "x", "audience": {}}, 422),
         ({"text": "x", "audience": {"topics": ["no-such-topic"]}}, 422),
         ({"text": "x", "audience": {"groups": [999]}}, 422),
+        ({"text": "x", "audience": {"groups": [-261590124627150]}}, 422),  # beyond the database's integer
+        ({"text": "x", "audience": {"groups": [2**31]}}, 422),
         ({"text": "😀" * 2501, "audience": {"topics": ["bousai"]}}, 422),  # 5,002 UTF-16 units
         ({"text": "   ", "audience": {"topics": ["bousai"]}}, 422),
         ({"text": "a\x00b", "audience": {"topics": ["bousai"]}}, 422),  # PostgreSQL refuses NUL
