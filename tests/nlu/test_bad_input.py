@@ -92,8 +92,8 @@ def test_english_gets_something_sensible() -> None:
     ids=["two entries", "digits", "marks only", "the same word", "one entry"],
 )
 def test_a_faq_of_very_few_or_odd_entries_still_answers(engine: EmbeddedEngine, questions: tuple[str, ...]) -> None:
-    """Staff may start from one or two entries, or odd ones (the API fuzz found the two-entry case:
-    a two-class classifier has one row of weights, not two)."""
+    """Staff may start from one or two entries, or odd ones (two entries once crashed the index: a
+    two-class classifier has one row of weights, not two)."""
     documents = [FaqDocument(id=f"e{i}", question=q, answer="（サンプル）") for i, q in enumerate(questions)]
     index = FaqIndex.build(documents, engine.analyse)
     for text in ("住民票", "0", "😀", ""):
