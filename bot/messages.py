@@ -8,7 +8,7 @@ writes can be refused by LINE for its shape.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from functools import cache
 from itertools import pairwise
@@ -113,6 +113,19 @@ def postback_data(action: str, **fields: Any) -> str:
 
 def postback_item(label: str, action: str, *, display: str | None = None, **fields: Any) -> QuickReplyItem:
     return QuickReplyItem(action=postback_action(label, action, display=display, **fields))
+
+
+# Moving house, by direction (nlu.moving): the catalog's moving.* labels.
+MOVING_WAYS = ("into", "out", "within")
+
+
+def moving_items(ids: Mapping[str, str | None], action: str) -> list[QuickReplyItem] | None:
+    """「来月引っ越す」 asked about: one button per direction, each posting `action` with its id
+    (`ids`: direction -> the id of what answers it); None unless every direction has one."""
+    found = [(way, ids.get(way)) for way in MOVING_WAYS]
+    if any(i is None for _, i in found):
+        return None
+    return [postback_item(t(f"moving.{way}"), action, display=t(f"moving.{way}"), id=i) for way, i in found]
 
 
 def message_item(label: str, text: str | None = None) -> QuickReplyItem:

@@ -18,7 +18,7 @@ from enum import StrEnum
 
 from bot.catalog import t
 from bot.flow import END, Flow, Route, StepResult, Turn, on_intent, on_postback
-from bot.messages import menu_text, postback_item
+from bot.messages import menu_text, moving_items, postback_item
 from bot.messages import text as text_message
 from handlers.faq import service as faq_service
 from handlers.faq.models import FAQ_ID_PATTERN, FaqEntry
@@ -255,13 +255,9 @@ def _say_answer(turn: Turn, entry: FaqEntry) -> None:
 
 def _ask_which_move(turn: Turn) -> bool:
     """「来月引っ越す」: into, out of, or within the city? False when those entries are not all active."""
-    entries = {way: faq_service.get_active(db_session=turn.db_session, faq_id=i) for way, i in MOVING_ENTRIES.items()}
-    items = [
-        postback_item(t(f"moving.{way}"), "faq", display=t(f"moving.{way}"), id=entry.id)
-        for way, entry in entries.items()
-        if entry is not None
-    ]
-    if len(items) < len(MOVING_ENTRIES):
+    active = {way: faq_service.get_active(db_session=turn.db_session, faq_id=i) for way, i in MOVING_ENTRIES.items()}
+    items = moving_items({way: e.id if e else None for way, e in active.items()}, "faq")
+    if items is None:
         return False
     items.append(postback_item(t("faq.none_button"), "faq_none", display=t("faq.none_display")))
     turn.say(text_message(t("faq.which_move"), items))

@@ -15,7 +15,7 @@ from linebot.v3.messaging import QuickReplyItem
 from bot import clock
 from bot.catalog import t
 from bot.flow import END, StepResult, Turn
-from bot.messages import date_picker_item, menu_text, message_item, postback_item
+from bot.messages import date_picker_item, menu_text, message_item, moving_items, postback_item
 from bot.messages import text as text_message
 from handlers.reservations import calendar, cards, forms, scratch
 from handlers.reservations.models import CounterSlot, Office, Procedure, Reservation, ReservationStatus
@@ -77,12 +77,8 @@ def ask_move(turn: Turn) -> StepResult:
         way: setup_service.find_procedure(db_session=turn.db_session, words=[name])
         for way, name in MOVING_PROCEDURES.items()
     }
-    items = [
-        postback_item(t(f"moving.{way}"), "rsv_proc", display=t(f"moving.{way}"), id=p.id)
-        for way, p in found.items()
-        if p is not None
-    ]
-    if len(items) < len(MOVING_PROCEDURES):
+    items = moving_items({way: p.id if p else None for way, p in found.items()}, "rsv_proc")
+    if items is None:
         return ask_procedure(turn)
     items.append(postback_item(t("reservations.button_quit"), "rsv_quit", display=t("reservations.button_quit")))
     turn.say(text_message(t("reservations.ask_move"), items))
