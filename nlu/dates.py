@@ -11,10 +11,15 @@ from __future__ import annotations
 
 import calendar
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
+
+if TYPE_CHECKING:
+    from nlu.tokenizer import Token
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 
@@ -130,21 +135,23 @@ _RELATIVE_PATTERN = re.compile("|".join(sorted(_RELATIVE_WORDS, key=len, reverse
 
 
 class _Boundaries:
-    """Word boundaries of a text (Sudachi), computed only if a relative date word is seen."""
+    """Word boundaries of a text (Sudachi): the caller's tokens of it, or computed only if a relative
+    date word is seen."""
 
-    def __init__(self, text: str):
+    def __init__(self, text: str, tokens: Sequence[Token] | None):
         self.text = text
-        self._starts: set[int] | None = None
-        self._ends: set[int] = set()
+        self._tokens = tokens
+
+    @cached_property
+    def _edges(self) -> tuple[set[int], set[int]]:
+        from nlu.tokenizer import tokenize
+
+        tokens = self._tokens if self._tokens is not None else tokenize(self.text)
+        return {t.start for t in tokens}, {t.end for t in tokens}
 
     def around(self, start: int, end: int) -> bool:
-        if self._starts is None:
-            from nlu.tokenizer import tokenize
-
-            tokens = tokenize(self.text)
-            self._starts = {t.start for t in tokens}
-            self._ends = {t.end for t in tokens}
-        return start in self._starts and end in self._ends
+        starts, ends = self._edges
+        return start in starts and end in ends
 
 
 DATE_RULES: list[DateRule] = [
@@ -221,10 +228,11 @@ def _time_value(prefix: str | None, hour: int, minute: int) -> str | None:
     return f"{hour % 24:02d}:{minute:02d}"
 
 
-def find_dates(text: str, reference_time: datetime | None = None) -> list[Found]:
-    """Date and time entities in (normalised) text; spans index into `text`. Never overlapping."""
+def find_dates(text: str, reference_time: datetime | None = None, tokens: Sequence[Token] | None = None) -> list[Found]:
+    """Date and time entities in (normalised) text; spans index into `text`. Never overlapping.
+    `tokens`: the text's tokens when the caller has them already (else they are made if needed)."""
     today = reference_date(reference_time)
-    boundaries = _Boundaries(text)
+    boundaries = _Boundaries(text, tokens)
     taken: list[tuple[int, int]] = []
     found: list[Found] = []
 

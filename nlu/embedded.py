@@ -72,6 +72,11 @@ class EmbeddedEngine:
         vectors = self.vectors
         return dense_features(analysis, vectors) if vectors is not None else None
 
+    def dense_rows(self, analyses: list[Analysis]) -> np.ndarray | None:
+        """One word-vector row per analysis, for training (None without vectors)."""
+        vectors = self.vectors
+        return np.array([dense_features(a, vectors) for a in analyses]) if vectors is not None else None
+
     # Model -------------------------------------------------------------------------------
 
     @property
@@ -117,7 +122,7 @@ class EmbeddedEngine:
         analyses = [self.analyse(e.text) for e in self.data.examples]
         docs = [intent_features(a) for a in analyses]
         labels = [e.intent for e in self.data.examples]
-        dense = np.array([self.dense(a) for a in analyses]) if self.vectors is not None else None
+        dense = self.dense_rows(analyses)
         model = classifier.train(docs, labels, dense=dense)
         self.training_seconds = time.perf_counter() - started
         log.info("trained the NLU model on %d examples in %.1f s", len(docs), self.training_seconds)

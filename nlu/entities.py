@@ -5,12 +5,14 @@ hiragana, longest match first; offsets are mapped back to the citizen's original
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from nlu.dates import find_dates
 from nlu.normalize import Normalised, normalise, to_hiragana
 from nlu.result import Entity
+from nlu.tokenizer import Token
 from nlu.training_data import TrainingData
 
 LOOKUP_ENTITIES = ("procedure", "district", "facility_type", "hazard")
@@ -53,13 +55,20 @@ class Gazetteer:
         return found
 
 
-def extract(normalised: Normalised, folded: str, gazetteer: Gazetteer, reference_time: datetime | None) -> list[Entity]:
-    """Every entity in the text, with start/end in the original text."""
+def extract(
+    normalised: Normalised,
+    folded: str,
+    gazetteer: Gazetteer,
+    reference_time: datetime | None,
+    tokens: Sequence[Token] | None = None,
+) -> list[Entity]:
+    """Every entity in the text, with start/end in the original text (`tokens`: the normalised
+    text's, when already made)."""
     entities: list[Entity] = []
     for entity, value, start, end in gazetteer.find(folded):
         first, last = normalised.span(start, end)
         entities.append(Entity(entity=entity, value=value, start=first, end=last, extractor="madoguchi.lookup"))
-    for found in find_dates(normalised.text, reference_time):
+    for found in find_dates(normalised.text, reference_time, tokens):
         first, last = normalised.span(found.start, found.end)
         entities.append(
             Entity(entity=found.entity, value=found.value, start=first, end=last, extractor="madoguchi.dates")

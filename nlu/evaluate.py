@@ -16,8 +16,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from nlu import classifier
 from nlu.embedded import EmbeddedEngine
 from nlu.features import intent_features
@@ -176,7 +174,7 @@ def cross_validate(data: TrainingData, k: int = 5, engine: EmbeddedEngine | None
     engine = engine or EmbeddedEngine(data, use_cache=False)
     analyses = [engine.analyse(e.text) for e in data.examples]
     docs = [intent_features(a) for a in analyses]
-    dense = np.array([engine.dense(a) for a in analyses]) if engine.vectors is not None else None
+    dense = engine.dense_rows(analyses)
     labels = [e.intent for e in data.examples]
     predicted = [""] * len(docs)
     confidence = [0.0] * len(docs)

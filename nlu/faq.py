@@ -112,6 +112,7 @@ class FaqIndex:
     _entry_postings: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
     _phrasing_owner: list[int] = field(default_factory=list)
     _model: IntentModel | None = None
+    _numbers: dict[str, int] = field(default_factory=dict)  # entry id -> its place in `documents`
     _recent: OrderedDict[str, FaqResult] = field(default_factory=OrderedDict)
     _recent_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -144,6 +145,7 @@ class FaqIndex:
         index._phrasing_postings = index._postings(phrasing_tfs)
         index._entry_postings = index._postings(entry_tfs)
         index._model = index._train(analyser)
+        index._numbers = {doc.id: n for n, doc in enumerate(index.documents)}
         return index
 
     def _train(self, analyser: Callable[[str], Analysis]) -> IntentModel | None:
@@ -210,8 +212,7 @@ class FaqIndex:
         # question that fits several entries about equally (「マイナンバーカード」) is still asked about.
         order = blended
         if self._model is not None and blended:
-            numbers = {doc.id: n for n, doc in enumerate(self.documents)}
-            learned = {numbers[faq_id]: p for faq_id, p in self._model.predict(intent_features(analysis))}
+            learned = {self._numbers[faq_id]: p for faq_id, p in self._model.predict(intent_features(analysis))}
             order = {
                 n: (1 - CLASSIFIER_WEIGHT) * blended.get(n, 0.0) + CLASSIFIER_WEIGHT * learned.get(n, 0.0)
                 for n in set(blended) | {n for n, p in learned.items() if p >= 0.05}

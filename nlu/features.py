@@ -139,7 +139,7 @@ def analyse(text: str, gazetteer: Gazetteer, reference_time: datetime | None = N
     normalised = normalise_with_map(head)
     tokens = tokenize(normalised.text)
     folded = to_hiragana(normalised.text)
-    entities = extract(normalised, folded, gazetteer, reference_time)
+    entities = extract(normalised, folded, gazetteer, reference_time, tokens)
     return Analysis(text, normalised, folded, tokens, entities)
 
 
