@@ -54,13 +54,15 @@ def spend(
     wanted, else 0). A rate of 0 or less means no cap."""
     if rate <= 0:
         return use(want), 0.0
-    now = clock.now()
     db_session.execute(
         db.upsert_insert(db_session)(RateBucket)
-        .values(name=name, tokens=max(1.0, rate), updated_at=now)
+        .values(name=name, tokens=max(1.0, rate), updated_at=clock.now())
         .on_conflict_do_nothing(index_elements=["name"])
     )
     row = db_session.scalars(select(RateBucket).where(RateBucket.name == name).with_for_update()).one()
+    # The time is read only now, under the lock: read before it, a process that waited for another
+    # would write an older time back and the next reader would be paid for the wait twice.
+    now = clock.now()
     bucket = Refill(rate, row.tokens, row.updated_at).at_time(now)
     offered = min(want, math.floor(bucket.tokens))
     used = use(offered) if offered > 0 else 0
