@@ -22,6 +22,8 @@ CAPABILITIES: tuple[str, ...] = (
     "handlers.classes",
     "handlers.handoff",
     "handlers.broadcasts",
+    # Forms before garbage, GIS and the FAQ: 「イノシシが畑に出た」 is a report, not a question about it.
+    "handlers.forms",
     # Garbage before GIS: 「ごみの日の通知」 is about garbage even where the words look like a place question.
     "handlers.garbage",
     "handlers.gis",

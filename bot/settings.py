@@ -83,6 +83,10 @@ class Settings(BaseSettings):
     # open stays, without its words).
     faq_unanswered_retention_days: int = Field(default=90, ge=1, le=3650)
     handoff_retention_days: int = Field(default=90, ge=1, le=3650)
+    # 申請・通報: a closed case (answers, photos, audit trail) is deleted this many days after closing;
+    # a photo is refused above this many bytes (LINE keeps a citizen's content for a limited time only).
+    forms_retention_days: int = Field(default=365, ge=1, le=3650)
+    forms_max_photo_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=50 * 1024 * 1024)
     # The last messages between each citizen and the bot, kept (encrypted) so that staff taking a
     # conversation over see what came before: how many per chat (0: none), and for how long.
     transcript_messages: int = Field(default=10, ge=0, le=50)

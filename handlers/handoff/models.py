@@ -37,6 +37,7 @@ STATUS_LABELS = {HandoffStatus.OPEN: "未対応", HandoffStatus.IN_PROGRESS: "�
 class HandoffSource(StrEnum):
     TEXT = "text"  # the citizen wrote it ("職員と話したい")
     MENU = "menu"  # a button (main menu, or under an answer that did not help)
+    FORM = "form"  # staff replied to a case (申請・通報): the case's messages live in this thread
 
 
 class Sender(StrEnum):

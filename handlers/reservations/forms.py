@@ -60,12 +60,12 @@ class FormField:
     picker: bool = False  # a date: offer LINE's date picker
 
 
-def _nfkc(text: str) -> str:
+def nfkc(text: str) -> str:
     return unicodedata.normalize("NFKC", text).strip()
 
 
-def _text(value: str, *, min_len: int = 1, max_len: int = 100) -> str:
-    value = re.sub(r"\s+", " ", _nfkc(value))
+def clean_text(value: str, *, min_len: int = 1, max_len: int = 100) -> str:
+    value = re.sub(r"\s+", " ", nfkc(value))
     if not min_len <= len(value) <= max_len:
         raise InvalidAnswer(DOES_NOT_FIT)
     if any(unicodedata.category(ch).startswith("C") for ch in value):
@@ -78,7 +78,7 @@ NAME_MARKS = frozenset(" ・･ー-‐'’.=＝")
 
 
 def clean_name(value: str) -> str:
-    value = _text(value, min_len=1, max_len=40)
+    value = clean_text(value, min_len=1, max_len=40)
     # Letters only: digits, symbols, emoji (「😀😀」) and punctuation (a sentence) are not a name.
     if not all(unicodedata.category(ch)[0] in "LM" or ch in NAME_MARKS for ch in value):
         raise InvalidAnswer(DOES_NOT_FIT)
@@ -92,7 +92,7 @@ def to_katakana(value: str) -> str:
 
 
 def clean_furigana(value: str) -> str:
-    value = to_katakana(_nfkc(value)).replace("\u3000", " ")
+    value = to_katakana(nfkc(value)).replace("\u3000", " ")
     value = re.sub(r"\s+", " ", value).strip()
     if not value or len(value) > 60 or not re.fullmatch(r"[ァ-ヶー・ ]+", value):
         raise InvalidAnswer(DOES_NOT_FIT)
@@ -103,7 +103,7 @@ _DASHES = "-‐‑‒–—―−ー－ｰ"
 
 
 def clean_phone(value: str) -> str:
-    digits = _nfkc(value)
+    digits = nfkc(value)
     digits = re.sub(rf"[\s(){re.escape(_DASHES)}]", "", digits)
     # Mobile and IP phones (020/050/070/080/090) have 11 digits; landlines 10.
     mobile = re.match(r"0[25789]0", digits) is not None
@@ -113,7 +113,7 @@ def clean_phone(value: str) -> str:
 
 
 def clean_address(value: str) -> str:
-    value = _text(value, min_len=4, max_len=120)
+    value = clean_text(value, min_len=4, max_len=120)
     if not re.search(r"[^\d\s\-]", value):  # digits alone are not an address
         raise InvalidAnswer(DOES_NOT_FIT)
     return value
@@ -125,7 +125,7 @@ ERA_LETTERS = {"M": "明治", "T": "大正", "S": "昭和", "H": "平成", "R": 
 
 def parse_date(value: str) -> date:
     """西暦 (1950年4月1日, 1950/4/1, 1950-04-01, 19500401) or 和暦 (昭和25年4月1日, S25.4.1, 令和元年…)."""
-    text = _nfkc(value).replace(" ", "")
+    text = nfkc(value).replace(" ", "")
     text = text.upper()
     match = re.fullmatch(r"(明治|大正|昭和|平成|令和|[MTSHR])(\d{1,2}|元)[年./\-](\d{1,2})[月./\-](\d{1,2})日?", text)
     if match:
@@ -159,14 +159,19 @@ def _past_date(value: str, today: date) -> str:
 
 def _move_date(value: str, today: date) -> str:
     # 転入・転出・転居: the move is within two weeks before the notice, or planned (転出 up to ~1 month).
-    first, last = today - timedelta(days=90), today + timedelta(days=60)
+    return date_between(value, today, first=today - timedelta(days=90), last=today + timedelta(days=60)).isoformat()
+
+
+def date_between(value: str, today: date, *, first: date, last: date) -> date:
+    """A date from `first` to `last`: 西暦, 和暦, a month and day or a day without the year (the most
+    recent one, else the coming one), or words (昨日, 先週の金曜). Any form's date question reads dates so."""
     try:
         found = parse_date(value)
     except InvalidAnswer:
         found = _past_event_date(value, today, first=first, last=last)
     if not first <= found <= last:
         raise InvalidAnswer(OUT_OF_RANGE, first=first, last=last)
-    return found.isoformat()
+    return found
 
 
 _MONTH_DAY = re.compile(rf"{dates.N}[月/.\-]{dates.N}日?")
@@ -178,7 +183,7 @@ def _past_event_date(value: str, today: date, *, first: date, last: date) -> dat
     """A date without a year for something that happened (a move): 「11月28日」 on 3 December is the
     most recent 28 November, and 「28日」 the most recent 28th; only when that is before `first` is it
     the coming one (a move still planned), if that is no later than `last`. 「昨日」「先週の金曜」 too."""
-    text = _TRAILING.sub("", _nfkc(value).replace(" ", ""))
+    text = _TRAILING.sub("", nfkc(value).replace(" ", ""))
     match = _MONTH_DAY.fullmatch(text)
     day_only = _DAY.fullmatch(text)
     if match:
@@ -218,7 +223,7 @@ def _add_months(day: date, months: int) -> date:
 
 
 def clean_copies(value: str) -> str:
-    text = _nfkc(value).removesuffix("通").removesuffix("部").strip()
+    text = nfkc(value).removesuffix("通").removesuffix("部").strip()
     kanji = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
     number = kanji.get(text) if text in kanji else (int(text) if text.isdigit() else None)
     if number is None or not 1 <= number <= 10:
@@ -227,7 +232,7 @@ def clean_copies(value: str) -> str:
 
 
 def clean_insured_number(value: str) -> str:
-    digits = re.sub(rf"[\s{re.escape(_DASHES)}]", "", _nfkc(value))
+    digits = re.sub(rf"[\s{re.escape(_DASHES)}]", "", nfkc(value))
     if not re.fullmatch(r"\d{10}", digits):
         raise InvalidAnswer(DOES_NOT_FIT)
     return digits
@@ -281,7 +286,7 @@ MAX_LENGTH: dict[str, int] = {
 def clean(field: FormField, value: str, *, today: date) -> str:
     """The answer as stored, or InvalidAnswer with the reason."""
     limit = MAX_LENGTH[field.kind]
-    if len(re.sub(r"\s+", " ", _nfkc(value))) > limit:
+    if len(re.sub(r"\s+", " ", nfkc(value))) > limit:
         raise InvalidAnswer(TOO_LONG, limit=limit)
     return _CLEANERS[field.kind](value, today)
 
@@ -295,7 +300,7 @@ _ASKING = re.compile(
 
 def asks_something(text: str) -> bool:
     """Whether text typed at a question asks something of its own instead of answering it."""
-    normalised = _nfkc(text)
+    normalised = nfkc(text)
     return len(normalised) <= MAX_QUESTION and _ASKING.search(normalised) is not None
 
 
@@ -304,7 +309,7 @@ _ABOUT_DOCUMENTS = re.compile(r"持ち物|持物|持って|持参|必要なも�
 
 
 def asks_documents(text: str) -> bool:
-    return _ABOUT_DOCUMENTS.search(_nfkc(text)) is not None
+    return _ABOUT_DOCUMENTS.search(nfkc(text)) is not None
 
 
 def clean_all(field_keys: list[str], answers: dict[str, str], *, today: date) -> dict[str, str]:
@@ -331,7 +336,7 @@ def display(field: FormField, value: str) -> str:
             day = date.fromisoformat(value)
         except ValueError:
             return value
-        return f"{day.year}年{day.month}月{day.day}日{_wareki(day)}"
+        return f"{day.year}年{day.month}月{day.day}日{wareki(day)}"
     if field.kind == "copies":
         return f"{value}通"
     if field.kind == "phone" and len(value) == 11:  # mobile: 090-1234-5678 (landlines vary by area code)
@@ -339,7 +344,7 @@ def display(field: FormField, value: str) -> str:
     return value
 
 
-def _wareki(day: date) -> str:
+def wareki(day: date) -> str:
     starts = [
         ("令和", date(2019, 5, 1)),
         ("平成", date(1989, 1, 8)),
