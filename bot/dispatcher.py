@@ -6,6 +6,7 @@ friendly fallback. What each capability answers is declared in its capability.py
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Sequence
 
@@ -49,7 +50,9 @@ def dispatch(turn: Turn) -> None:
         if flow is None:
             conversation_service.end(db_session=turn.db_session, chat_id=chat_id)
         else:
-            turn.data = dict(open_conversation.data or {})
+            # A deep copy: a step that changes a nested answer in place must still count as a change
+            # (the JSON column compares the old value with the new one, and they would be one object).
+            turn.data = copy.deepcopy(open_conversation.data or {})
             route = first_match(flow.routes_for(open_conversation.state), turn)
             if route is not None:
                 _run(flow, route, turn, state=open_conversation.state)

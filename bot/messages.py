@@ -202,7 +202,16 @@ def quick_reply(items: Iterable[QuickReplyItem]) -> QuickReply | None:
     return QuickReply(items=chosen) if chosen else None
 
 
-MAIN_MENU = ("reservation_make", "reservation_check", "faq", "shelter_search", "class_info", "subscribe", "handoff")
+MAIN_MENU = (
+    "reservation_make",
+    "reservation_check",
+    "faq",
+    "shelter_search",
+    "class_info",
+    "form_list",
+    "subscribe",
+    "handoff",
+)
 
 
 def main_menu_items() -> list[QuickReplyItem]:

@@ -124,7 +124,9 @@ def _sticker_event(platform: SandboxPlatform, user: SandboxUser, fields: dict[st
 
 def _image_event(platform: SandboxPlatform, user: SandboxUser, fields: dict[str, Any]) -> dict[str, Any]:
     message = _message_content(platform, "image", {"contentProvider": {"type": "line"}})
-    platform._contents[message["id"]] = (tiny_png(), "image/png")  # what GET .../content answers
+    # What GET .../content answers: a tiny PNG, or the (bytes, media type) given as `content`.
+    content = fields.pop("content", None) or (tiny_png(), "image/png")
+    platform._contents[message["id"]] = (bytes(content[0]), str(content[1]))
     return {"message": message}
 
 

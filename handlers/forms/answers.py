@@ -115,9 +115,10 @@ def _choices(question: Question, value: str) -> list[str]:
 
 def _yes_no(value: str) -> str:
     word = value.replace(" ", "").rstrip("。!！")
-    if word in YES_WORDS or word == YES:
+    said = {word, word.removesuffix("です"), word.removesuffix("でした"), word.removesuffix("よ")}
+    if said & YES_WORDS or YES in said:
         return YES
-    if word in NO_WORDS or word == NO:
+    if said & NO_WORDS or NO in said:
         return NO
     raise InvalidAnswer(DOES_NOT_FIT)
 

@@ -5,12 +5,16 @@ citizen is told of, handled by the department it is routed to."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
 from bot.capability import Capability, Job
+from handlers.forms import flow
 from handlers.forms import service as forms_service
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter
 
 
 def _admin() -> Sequence[Any]:
@@ -19,15 +23,23 @@ def _admin() -> Sequence[Any]:
     return SCREENS
 
 
+def _public() -> APIRouter:
+    from handlers.forms.media import router
+
+    return router
+
+
 def _seed(db_session: Session) -> None:
     forms_service.seed(db_session=db_session)
 
 
 CAPABILITY = Capability(
     name="forms",
-    flows=(),
+    flows=(flow.FLOW,),
+    intents=frozenset({"form_list"}),  # the menu's 申請・通報 (a button, not something the NLU reads)
     models=("handlers.forms.models",),
     admin=_admin,
+    public=_public,
     jobs=(
         Job(
             id="forms:photos",

@@ -76,17 +76,33 @@ async def fetch_photos_now(*, db: Database, settings: Settings, client: LineClie
     """Fetches the photos waiting; answers how many were stored."""
     stored = 0
     for photo_id in await asyncio.to_thread(_to_fetch, db):
-        line_id = await asyncio.to_thread(_count_attempt, db, photo_id)
-        if line_id is None:
-            continue
-        try:
-            data, _ = await client.get_content(line_id)
-        except Exception as exc:
-            log.warning("photo %s of a form could not be fetched: %s", photo_id, type(exc).__name__)
-            await asyncio.to_thread(_give_up, db, photo_id)
-            continue
-        stored += await asyncio.to_thread(_store, db, settings, photo_id, data)
+        stored += await _fetch(db, settings, client, photo_id)
     return stored
+
+
+async def fetch_one(*, db: Database, settings: Settings, client: LineClient, token: str) -> bool:
+    """One photo now (its preview was asked for before the job came to it)."""
+    photo_id = await asyncio.to_thread(_photo_id, db, token)
+    return photo_id is not None and await _fetch(db, settings, client, photo_id)
+
+
+def _photo_id(db: Database, token: str) -> int | None:
+    with db.session() as db_session:
+        photo = forms_service.get_photo(db_session=db_session, token=token)
+        return None if photo is None else photo.id
+
+
+async def _fetch(db: Database, settings: Settings, client: LineClient, photo_id: int) -> bool:
+    line_id = await asyncio.to_thread(_count_attempt, db, photo_id)
+    if line_id is None:
+        return False
+    try:
+        data, _ = await client.get_content(line_id)
+    except Exception as exc:
+        log.warning("photo %s of a form could not be fetched: %s", photo_id, type(exc).__name__)
+        await asyncio.to_thread(_give_up, db, photo_id)
+        return False
+    return await asyncio.to_thread(_store, db, settings, photo_id, data)
 
 
 async def fetch_photos() -> int:

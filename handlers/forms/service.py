@@ -34,6 +34,7 @@ from handlers.forms.models import (
     Submission,
 )
 from nlu.normalize import normalise
+from nlu.tokenizer import tokenize
 
 DATA_DIR = Path(__file__).parent / "data"
 DEMO_FORMS = DATA_DIR / "forms.yml"
@@ -151,15 +152,27 @@ def startable(*, db_session: Session) -> list[Startable]:
 
 
 def form_for_words(*, db_session: Session, text: str) -> Startable | None:
-    """The form whose start words the text contains (the longest word wins: 「市長への手紙」 over 「手紙」)."""
-    norm = normalise(text).replace(" ", "")
+    """The form whose start words the text contains as whole words (熊 is not in 熊本, サル not in
+    コンサル); the longest word wins (「市長への手紙」 over 「手紙」)."""
+    norm = normalise(text)
+    tokens = tokenize(norm)
+    starts, ends = {tok.start for tok in tokens}, {tok.end for tok in tokens}
     best: tuple[int, Startable] | None = None
     for item in startable(db_session=db_session):
         for word in item.definition.start_words:
-            w = normalise(word).replace(" ", "")
-            if w and w in norm and (best is None or len(w) > best[0]):
+            w = normalise(word)
+            if w and _whole_word_in(norm, w, starts, ends) and (best is None or len(w) > best[0]):
                 best = (len(w), item)
     return best[1] if best else None
+
+
+def _whole_word_in(text: str, word: str, starts: set[int], ends: set[int]) -> bool:
+    at = text.find(word)
+    while at >= 0:
+        if at in starts and at + len(word) in ends:
+            return True
+        at = text.find(word, at + 1)
+    return False
 
 
 def seed(*, db_session: Session) -> int:
@@ -284,6 +297,10 @@ def answers_of(submission: Submission, settings: Settings) -> dict[str, str]:
 
 def get_submission(*, db_session: Session, submission_id: int) -> Submission | None:
     return db_session.get(Submission, submission_id)
+
+
+def get_by_nonce(*, db_session: Session, nonce: str) -> Submission | None:
+    return db_session.scalars(select(Submission).where(Submission.nonce == nonce)).one_or_none()
 
 
 def get_by_receipt(*, db_session: Session, receipt_no: str) -> Submission | None:
@@ -488,6 +505,15 @@ def add_photo(*, db_session: Session, line_user_id: str, question: str, line_mes
     return photo
 
 
+def forget_photos(*, db_session: Session, tokens: Sequence[str]) -> None:
+    """Photos of a form the citizen gave up: deleted at once (never sent, never kept)."""
+    db_session.execute(
+        delete(Photo)
+        .where(Photo.token.in_(list(tokens)), Photo.submission_id.is_(None))
+        .execution_options(synchronize_session=False)
+    )
+
+
 def photos_of(*, db_session: Session, submission: Submission) -> list[Photo]:
     return list(db_session.scalars(select(Photo).where(Photo.submission_id == submission.id).order_by(Photo.id)))
 
@@ -566,10 +592,14 @@ def may_see(*, db_session: Session, submission: Submission, visible: frozenset[s
 # Retention ------------------------------------------------------------------------------------------
 
 
+UNSENT_PHOTO_HOURS = 24
+
+
 def purge(*, db_session: Session, before: datetime) -> int:
-    """Cases closed before `before` go, with their photos, events and routes (ON DELETE CASCADE), and
-    photos of forms never sent; answers them counted."""
-    photo_ids = select(Photo.id).where(Photo.submission_id.is_(None), Photo.received_at < before)
+    """Cases closed before `before` go, with their photos, events and routes, and photos of forms never
+    sent (after UNSENT_PHOTO_HOURS: a conversation has timed out by then); answers the cases counted."""
+    unsent = clock.now() - timedelta(hours=UNSENT_PHOTO_HOURS)
+    photo_ids = select(Photo.id).where(Photo.submission_id.is_(None), Photo.received_at < unsent)
     db_session.execute(delete(Photo).where(Photo.id.in_(photo_ids)).execution_options(synchronize_session=False))
     ids = list(db_session.scalars(select(Submission.id).where(Submission.closed_at < before)))
     for start in range(0, len(ids), 500):
