@@ -278,7 +278,7 @@ def test_a_question_typed_at_a_question_is_not_taken_as_the_answer(forms_app: Li
 # --- every demo form --------------------------------------------------------------------------------------
 
 
-DEMO_ANSWERS = {
+DEMO_ANSWERS: dict[str, list[str | None]] = {
     "ninpu_8m": ["2027年1月20日", "はい", "少し不安", None, "いいえ"],
     "kaigo_shinsei": ["本人", "82歳", "自宅", "入浴、歩くこと", "086-922-1111", "来週の月曜"],
     "road_hazard": ["カーブミラー", "はい", "長船町土師", None, "ミラーが割れて見えにくいです"],
