@@ -624,3 +624,16 @@ def test_answers_are_read_like_the_booking_form_reads_them() -> None:
         with pytest.raises(form_answers.InvalidAnswer) as refused:
             form_answers.read(question, text, today=today)
         assert refused.value.reason == reason
+
+
+@pytest.mark.parametrize(
+    ("text", "title"),
+    [
+        ("道路に穴があいています", "道路・通学路の危険箇所"),
+        ("カーブミラーが曲がってる", "道路・通学路の危険箇所"),
+        ("市長さんに手紙を出したい", "市長への手紙"),
+        ("サルが出ました", "有害鳥獣の目撃・捕獲報告"),
+    ],
+)
+def test_reports_in_other_words_start_their_form(forms_app: LiveApp, text: str, title: str) -> None:
+    assert title in message_text(say(forms_app, new_citizen(forms_app), text))
