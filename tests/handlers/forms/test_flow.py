@@ -637,3 +637,37 @@ def test_answers_are_read_like_the_booking_form_reads_them() -> None:
 )
 def test_reports_in_other_words_start_their_form(forms_app: LiveApp, text: str, title: str) -> None:
     assert title in message_text(say(forms_app, new_citizen(forms_app), text))
+
+
+def test_line_failing_to_serve_a_photo_is_tried_again_and_then_given_up(forms_app: LiveApp) -> None:
+    app = forms_app
+    user = new_citizen(app)
+    say(app, user, "イノシシが出た")
+    send_image(app, user, (jpeg(), "image/jpeg"))
+    tap(app, user, "action=form_done")
+    for text in ("尻海", "今日", "1頭", "いいえ"):
+        say(app, user, text)
+    send_card(app, user, tap(app, user, "action=form_skip"))
+    [case] = submissions(app, user)
+    # LINE answers 500 (the client retries a few times within one try), then 429: nothing is lost.
+    app.sandbox.inject_fault("content", 500, count=4)  # one try: the call and its three retries
+    assert fetch_photos(app) == 0
+    with app.db.session() as db_session:
+        [photo] = forms_service.photos_of(db_session=db_session, submission=case)
+        assert photo.status == PhotoStatus.PENDING and photo.fetch_attempts == 1
+    app.sandbox.inject_fault("content", 429, count=4)
+    assert fetch_photos(app) == 0
+    assert fetch_photos(app) == 1  # LINE is back
+    with app.db.session() as db_session:
+        [photo] = forms_service.photos_of(db_session=db_session, submission=case)
+        assert photo.status == PhotoStatus.STORED and photo.fetch_attempts == 3
+    # A photo LINE never serves is given up after a few tries, and says so on the case.
+    say(app, user, "イノシシがまた出た")
+    send_image(app, user, (jpeg(), "image/jpeg"))
+    app.sandbox.inject_fault("content", 404, count=100)
+    for _ in range(jobs.MAX_ATTEMPTS + 1):
+        fetch_photos(app)
+    with app.db.session() as db_session:
+        given_up = db_session.scalars(select(Photo).where(Photo.line_user_id == user).order_by(Photo.id)).all()[-1]
+        assert given_up.status == PhotoStatus.REFUSED and given_up.fetch_attempts == jobs.MAX_ATTEMPTS
+        assert given_up.error == "LINEから写真を取得できませんでした"
