@@ -105,6 +105,7 @@ ROUTES: list[tuple[str, str, str]] = [
     ("POST", "/admin/forms/edit/{key}", "ac"),
     ("POST", "/admin/forms/edit/{key}/active", "ac"),
     ("GET", "/admin/forms/map", "ac"),
+    ("GET", "/admin/forms/static/{name}", "ac"),
     ("GET", "/admin/forms/departments", "a"),
     ("POST", "/admin/forms/departments/{staff_user_id}", "a"),
     ("GET", "/admin/forms/cases", "ac"),
