@@ -14,7 +14,7 @@ from fastapi import APIRouter
 
 from admin.nav import DashboardPanel, Section, staff_roles
 from handlers.forms.admin import builder, cases, departments, map
-from handlers.forms.admin.shared import PACKAGE
+from handlers.forms.admin.shared import ASSETS, PACKAGE
 
 
 def _api_router() -> APIRouter | None:
@@ -29,6 +29,7 @@ def _api_router() -> APIRouter | None:
 
 
 router = APIRouter()
+router.add_api_route("/forms/static/{name}", ASSETS.serve, methods=["GET"], include_in_schema=False)
 # Fixed paths (/forms/new, /forms/cases, /forms/map, ...) before the ones with a key or an id.
 for pages in (builder.router, map.router, departments.router, cases.router):
     router.include_router(pages)

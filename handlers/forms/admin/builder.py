@@ -21,7 +21,7 @@ from starlette.datastructures import FormData
 from admin import audit
 from admin.auth import CurrentStaff, DbSession
 from admin.models import Actor
-from admin.templating import redirect, render
+from admin.templating import redirect
 from handlers.forms import flows
 from handlers.forms import service as forms_service
 from handlers.forms.admin.shared import (
@@ -31,6 +31,7 @@ from handlers.forms.admin.shared import (
     form_url,
     lines,
     pydantic_message,
+    render_page,
 )
 from handlers.forms.definition import (
     DEFAULT_WORKFLOW,
@@ -96,7 +97,7 @@ def list_forms(request: Request, actor: CurrentStaff, db_session: DbSession) -> 
                 "count": count,
             }
         )
-    return render(request, "forms/list.html", {"rows": rows})
+    return render_page(request, "forms/list.html", {"rows": rows})
 
 
 # The builder ----------------------------------------------------------------------------------------
@@ -262,7 +263,7 @@ def _builder_page(
     status_code: int = 200,
 ) -> HTMLResponse:
     versions = forms_service.versions_of(db_session=db_session, form=form) if form is not None else []
-    return render(
+    return render_page(
         request,
         "forms/builder.html",
         {

@@ -21,7 +21,7 @@ from starlette.background import BackgroundTask
 
 from admin.auth import CurrentStaff, DbSession
 from admin.models import Actor
-from admin.templating import redirect, render
+from admin.templating import redirect
 from bot import clock
 from handlers.forms import answers as form_answers
 from handlers.forms import flows
@@ -38,6 +38,7 @@ from handlers.forms.admin.shared import (
     lines,
     moment_label,
     photo_url,
+    render_page,
     stage,
 )
 from handlers.forms.definition import FormDefinition, Kind
@@ -159,7 +160,7 @@ def list_cases(
         )
     forms = form_titles(db_session)
     pages = max(1, -(-total // PAGE_SIZE))
-    return render(
+    return render_page(
         request,
         "forms/cases.html",
         {
@@ -304,7 +305,7 @@ def _case_page(
         for r in forms_service.routes_of(db_session=db_session, submission=submission)
     ]
     now = clock.now()
-    return render(
+    return render_page(
         request,
         "forms/case.html",
         {

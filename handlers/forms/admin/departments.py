@@ -12,10 +12,10 @@ from fastapi.responses import HTMLResponse, Response
 from admin import users as staff_users
 from admin.auth import CurrentStaff, DbSession
 from admin.models import StaffRole
-from admin.templating import redirect, render
+from admin.templating import redirect
 from handlers.forms import flows
 from handlers.forms import service as forms_service
-from handlers.forms.admin.shared import BASE, admin_only, lines
+from handlers.forms.admin.shared import BASE, admin_only, lines, render_page
 from handlers.forms.models import MAX_ID
 
 router = APIRouter()
@@ -35,7 +35,7 @@ def list_departments(request: Request, db_session: DbSession) -> HTMLResponse:
                 "sees_all": user.role == StaffRole.ADMIN or not mine or forms_service.LETTER_DESK in mine,
             }
         )
-    return render(request, "forms/departments.html", {"rows": rows, "departments": forms_service.DEPARTMENTS})
+    return render_page(request, "forms/departments.html", {"rows": rows, "departments": forms_service.DEPARTMENTS})
 
 
 @router.post("/forms/departments/{staff_user_id}", dependencies=admin_only)

@@ -11,11 +11,10 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
 from admin.auth import CurrentStaff, DbSession
-from admin.templating import render
 from handlers.forms import flows
 from handlers.forms import service as forms_service
 from handlers.forms.admin.cases import all_statuses, form_titles
-from handlers.forms.admin.shared import STAGE_COLOURS, STAGE_LABELS, case_url, stage
+from handlers.forms.admin.shared import STAGE_COLOURS, STAGE_LABELS, case_url, render_page, stage
 from handlers.gis.admin import MAP_WIDTH, Projection
 from handlers.gis.service import places as place_service
 
@@ -90,7 +89,7 @@ def show_map(
         visible_departments=flows.visible_to(db_session, actor),
     )
     forms = form_titles(db_session)
-    return render(
+    return render_page(
         request,
         "forms/map.html",
         {

@@ -6,11 +6,14 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from pathlib import Path as FilePath
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Path
+from fastapi import Depends, HTTPException, Path, Request
+from fastapi.responses import HTMLResponse
 
+from admin.assets import PackageAssets
 from admin.auth import CurrentStaff, DbSession, require_role
+from admin.templating import render
 from bot import clock
 from handlers.forms import flows
 from handlers.forms import service as forms_service
@@ -21,6 +24,7 @@ PACKAGE = FilePath(__file__).parent.parent
 BASE = "/admin/forms"
 CASES = f"{BASE}/cases"
 WEEKDAYS = "月火水木金土日"
+ASSETS = PackageAssets(PACKAGE / "static", f"{BASE}/static", {"forms.css": "text/css"})
 counter_only = [Depends(require_role("counter"))]
 admin_only = [Depends(require_role())]
 
@@ -43,6 +47,11 @@ EVENT_LABELS = {
 # Stage of a status in its workflow, for colours: the first, one in between, the last.
 STAGE_LABELS = {"new": "受付したまま", "working": "対応中", "done": "完了"}
 STAGE_COLOURS = {"new": "#c62828", "working": "#e07000", "done": "#555555"}
+
+
+def render_page(request: Request, template: str, context: dict[str, Any], *, status_code: int = 200) -> HTMLResponse:
+    """A page of the section, with the section's styles."""
+    return render(request, template, {"forms_css": ASSETS.url("forms.css"), **context}, status_code=status_code)
 
 
 def case_url(submission: Submission | int) -> str:

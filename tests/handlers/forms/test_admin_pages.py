@@ -219,8 +219,14 @@ def test_a_form_built_in_the_admin_is_published_and_each_save_is_a_new_version(
         count = found.definition.question("count")
         assert count is not None and (count.minimum, count.maximum) == (1, 5)
 
-    # The list shows it (kind, version) beside the demo forms (サンプル).
+    # The list shows it (kind, version) beside the demo forms (サンプル), styled by the package's own
+    # stylesheet (the admin's CSP refuses inline styles).
     listing = clerk.get("/admin/forms").text
+    stylesheet = re.search(r'<link rel="stylesheet" href="(/admin/forms/static/forms\.css\?v=\w+)">', listing)
+    assert stylesheet
+    css = clerk.get(stylesheet.group(1))
+    assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
+    assert ".forms-overdue" in css.text
     assert re.search(r'<tr id="form-bouhantou">.*?防犯灯の要望.*?第2版.*?受付中', listing, re.S)
     assert re.search(r'<tr id="form-wildlife">.*?サンプル', listing, re.S)
     with app.db.session() as db_session:
