@@ -324,7 +324,7 @@ def _case_page(
             "approved": moment_label(submission.approved_at) if submission.approved_at else None,
             "departments": forms_service.DEPARTMENTS,
             "thread_url": thread_url(submission.thread_id) if submission.thread_id else None,
-            "map_url": f"/admin/forms/map?form=&focus={submission.id}",
+            "map_url": f"/admin/forms/map?focus={submission.id}",
             "problem": problem,
             "case_url": case_url(submission),
         },

@@ -352,6 +352,23 @@ def test_the_case_list_filters_by_form_status_department_dates_and_overdue(
     assert re.search(r'id="forms-overdue">1<', dashboard)
 
 
+def test_the_case_list_is_paged_newest_first_keeping_the_filter(
+    app: LiveApp, people: dict[str, Staff], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from handlers.forms.admin import cases as case_pages
+
+    monkeypatch.setattr(case_pages, "PAGE_SIZE", 2)
+    made = [submit(app, "wildlife", WILDLIFE)[0] for _ in range(3)]
+    submit(app, "road_hazard", ROAD)
+    clerk = people["madoguchi"]
+    first = clerk.get("/admin/forms/cases", form="wildlife").text
+    assert case_ids(first) == set(made[1:]) and "1 / 2ページ" in first
+    next_url = re.search(r'<a href="([^"]+)" rel="next"', first)
+    assert next_url and "form=wildlife" in next_url.group(1)
+    second = clerk.get(next_url.group(1).replace("&amp;", "&")).text
+    assert case_ids(second) == {made[0]} and "2 / 2ページ" in second and 'rel="prev"' in second
+
+
 def test_staff_of_a_department_see_only_its_cases(app: LiveApp, people: dict[str, Staff]) -> None:
     boar, _ = submit(app, "wildlife", WILDLIFE, place=USHIMADO)  # 農林水産課
     road, _ = submit(app, "road_hazard", ROAD, place=USHIMADO)  # 建設課
