@@ -14,7 +14,7 @@ from bot.settings import Settings
 from handlers.forms import notify
 from handlers.forms import service as forms_service
 from handlers.forms.definition import FormDefinition
-from handlers.forms.models import CaseEventKind, Submission
+from handlers.forms.models import CaseEventKind, Form, Submission
 from handlers.handoff import flows as handoff_flows
 from handlers.handoff import service as handoff_service
 from handlers.handoff.models import HandoffRequest, HandoffRequestCreate, HandoffSource
@@ -259,6 +259,19 @@ def publish(*, db_session: Session, key: str, definition: FormDefinition, actor:
         summary=f"{key} 第{version.number}版",
     )
     return version.number
+
+
+def set_active(*, db_session: Session, form: Form, active: bool, actor: Actor) -> None:
+    """Stops or resumes taking a form in chat (conversations in progress may still finish it)."""
+    forms_service.set_active(db_session=db_session, form=form, active=active)
+    audit.record(
+        db_session=db_session,
+        actor=actor,
+        action="forms.active",
+        target_type="form",
+        target_id=form.id,
+        summary=f"{form.key} {'受付再開' if active else '受付停止'}",
+    )
 
 
 def set_departments(*, db_session: Session, staff_user_id: int, departments: Sequence[str], actor: Actor) -> None:

@@ -327,6 +327,8 @@ class CaseFilter:
     since: date | None = None  # submitted on or after (Tokyo days)
     until: date | None = None  # submitted on or before
     overdue: bool = False
+    open_only: bool = False  # not closed (before the form's last status)
+    placed_only: bool = False  # with a place on the map
     # Departments the viewer may see (None: all).
     visible_departments: frozenset[str] | None = None
 
@@ -358,6 +360,10 @@ def _filtered(query: Q, case_filter: CaseFilter) -> Q:
         query = query.where(Submission.submitted_at < _day_start(case_filter.until + timedelta(days=1)))
     if case_filter.overdue:
         query = query.where(Submission.due_at < clock.now(), Submission.closed_at.is_(None))
+    if case_filter.open_only:
+        query = query.where(Submission.closed_at.is_(None))
+    if case_filter.placed_only:
+        query = query.where(Submission.place_lat.is_not(None), Submission.place_lng.is_not(None))
     visible = case_filter.visible_departments
     if visible is not None:
         query = query.where(

@@ -18,9 +18,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
-from admin import audit
 from admin.auth import CurrentStaff, DbSession
-from admin.models import Actor
 from admin.templating import redirect
 from handlers.forms import flows
 from handlers.forms import service as forms_service
@@ -366,19 +364,5 @@ def set_form_active(
     actor: CurrentStaff, db_session: DbSession, key: KeyPath, active: Annotated[str, Form(max_length=1)] = ""
 ) -> Response:
     form = _current_form(db_session, key)
-    _set_active(db_session, form, active == "1", actor)
+    flows.set_active(db_session=db_session, form=form, active=active == "1", actor=actor)
     return redirect(form_url(key), notice="受付を再開しました。" if form.is_active else "受付を停止しました。")
-
-
-def _set_active(db_session: Session, form: FormRow, active: bool, actor: Actor) -> None:
-    # flows.py has no action for this yet (its ACTION_LABELS names "forms.active"): the service call
-    # and its audit record, together, until it does.
-    forms_service.set_active(db_session=db_session, form=form, active=active)
-    audit.record(
-        db_session=db_session,
-        actor=actor,
-        action="forms.active",
-        target_type="form",
-        target_id=form.id,
-        summary=f"{form.key} {'受付再開' if active else '受付停止'}",
-    )

@@ -4,6 +4,7 @@ as SVG with the 地図情報 section's projection and the city's boundary (no ti
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -19,7 +20,7 @@ from handlers.gis.admin import MAP_WIDTH, Projection
 from handlers.gis.service import places as place_service
 
 router = APIRouter()
-# The newest this many cases matching the filter are read for the map.
+# The newest this many placed cases matching the filter are drawn on the map.
 MAP_LIMIT = 3000
 
 
@@ -39,7 +40,8 @@ def map_context(db_session: Session, case_filter: forms_service.CaseFilter, focu
     dots = []
     outside = 0
     counts = dict.fromkeys(STAGE_LABELS, 0)
-    for submission, version in forms_service.cases(db_session=db_session, case_filter=case_filter, limit=MAP_LIMIT):
+    placed = dataclasses.replace(case_filter, placed_only=True)
+    for submission, version in forms_service.cases(db_session=db_session, case_filter=placed, limit=MAP_LIMIT):
         if submission.place_lat is None or submission.place_lng is None:
             continue
         x, y = projection.xy(submission.place_lat, submission.place_lng)
