@@ -6,6 +6,7 @@ staff inbox's thread; 409 for an anonymous letter), a letter's routing, drafts, 
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import uuid
@@ -33,35 +34,34 @@ NOW = datetime(2026, 12, 1, 10, 0, tzinfo=clock.TOKYO)
 BOAR = {"animal": "イノシシ", "seen_on": "2026-11-30", "group": "群れ", "count": "4", "captured": "いいえ"}
 
 
-def forms_section() -> Section:
-    """The forms section as the app mounts it: the admin package's once it carries this router
-    (handlers/forms/admin), else a stand-in with the same API and the counter and viewer roles."""
-    from handlers.forms.admin import SCREENS
-
-    for item in SCREENS:
-        if isinstance(item, Section) and item.api_router is forms_api.router:
-            return item
-    return Section("forms", "申請・通報", "/forms", staff_roles("counter", "viewer"), api_router=forms_api.router)
+def with_section(section: Section) -> Capabilities:
+    """The product's capabilities with the forms' admin section replaced by this one."""
+    return Capabilities(tuple(replace(c, admin=lambda: (section,)) if c.name == "forms" else c for c in load()))
 
 
-def capabilities(section: Section) -> Capabilities:
-    everything = load()
-    return Capabilities(tuple(replace(c, admin=lambda: (section,)) if c.name == "forms" else c for c in everything))
+# A section that would let every role read cases: what roles without personal data then get.
+READERS = Section(
+    "forms", "申請・通報", "/forms", staff_roles("counter", "viewer", "broadcaster"), api_router=forms_api.router
+)
 
 
-@pytest.fixture(scope="module")
-def section() -> Section:
-    return forms_section()
+def start(database_url: str, capabilities: Capabilities | None = None) -> contextlib.AbstractContextManager[LiveApp]:
+    clock.travel_to(NOW)
+    return live_app(database_url, capabilities=capabilities)
+
+
+def seeded(running: LiveApp) -> LiveApp:
+    running.app.state.scheduler.pause()  # no photo fetch or purge behind the tests' back
+    with running.db.session() as db_session:
+        forms_service.seed(db_session=db_session)
+    return running
 
 
 @pytest.fixture
-def app(database_url: str, section: Section) -> Iterator[LiveApp]:
-    clock.travel_to(NOW)
-    with live_app(database_url, capabilities=capabilities(section)) as running:
-        running.app.state.scheduler.pause()  # no photo fetch or purge behind the tests' back
-        with running.db.session() as db_session:
-            forms_service.seed(db_session=db_session)
-        yield running
+def app(database_url: str) -> Iterator[LiveApp]:
+    """The whole product, its forms section's API under /api/v1 (handlers/forms/admin: counter and admin)."""
+    with start(database_url) as running:
+        yield seeded(running)
 
 
 @pytest.fixture
@@ -171,7 +171,7 @@ def test_the_forms_are_listed_with_their_current_questions(api: dict[StaffRole, 
 
 
 def test_a_forms_cases_are_listed_newest_first_filtered_and_paged(
-    app: LiveApp, api: dict[StaffRole, httpx.Client], section: Section
+    app: LiveApp, api: dict[StaffRole, httpx.Client]
 ) -> None:
     counter = api[StaffRole.COUNTER]
     first = submit(app, "wildlife", BOAR, place=forms_service.Place("邑久町尾張", 34.66, 134.09))
@@ -223,19 +223,13 @@ def test_a_forms_cases_are_listed_newest_first_filtered_and_paged(
     for bad in ({"limit": 501}, {"limit": 0}, {"since": "1900-01-01"}, {"until": "9999-12-31"}, {"status": "a\x00b"}):
         assert counter.get("/api/v1/forms/wildlife/submissions", params=bad).status_code == 422, bad
 
-    # A role that does not see personal data: the cases without answers or the place's name.
-    viewer = api[StaffRole.VIEWER].get("/api/v1/forms/wildlife/submissions")
-    if StaffRole.VIEWER in section.roles:
-        assert viewer.status_code == 200
-        hidden = viewer.json()["items"][2]
-        assert hidden["answers"] is None and hidden["place"] == {"name": None, "lat": 34.66, "lng": 134.09}
-    else:
-        assert viewer.status_code == 403
+    # Cases are personal data: the forms section is for counter staff (and admins).
+    for role in (StaffRole.VIEWER, StaffRole.BROADCASTER):
+        assert api[role].get("/api/v1/forms/wildlife/submissions").status_code == 403
+        assert api[role].get("/api/v1/forms").status_code == 403
 
 
-def test_a_case_reads_with_its_answers_place_photos_and_trail(
-    app: LiveApp, api: dict[StaffRole, httpx.Client], section: Section
-) -> None:
+def test_a_case_reads_with_its_answers_place_photos_and_trail(app: LiveApp, api: dict[StaffRole, httpx.Client]) -> None:
     counter = api[StaffRole.COUNTER]
     case = submit(
         app,
@@ -280,22 +274,10 @@ def test_a_case_reads_with_its_answers_place_photos_and_trail(
     for missing in (case.id + 1000, 0, -1, 2**31, 2**63):
         assert counter.get(f"/api/v1/submissions/{missing}").status_code == 404, missing
     assert counter.get("/api/v1/submissions/abc").status_code == 422
-
-    viewer = api[StaffRole.VIEWER].get(f"/api/v1/submissions/{case.id}")
-    if StaffRole.VIEWER in section.roles:
-        hidden = viewer.json()
-        assert hidden["answers"] is None and hidden["photos"] == [] and hidden["photo_count"] == 2
-        assert hidden["place"]["name"] is None and hidden["events"][0]["text"] is None
-    else:
-        assert viewer.status_code == 403
-    assert api[StaffRole.BROADCASTER].get(f"/api/v1/submissions/{case.id}").status_code in (
-        (200,) if StaffRole.BROADCASTER in section.roles else (403,)
-    )
+    assert api[StaffRole.VIEWER].get(f"/api/v1/submissions/{case.id}").status_code == 403
 
 
-def test_a_status_change_is_pushed_to_the_citizen_and_audited(
-    app: LiveApp, api: dict[StaffRole, httpx.Client], section: Section
-) -> None:
+def test_a_status_change_is_pushed_to_the_citizen_and_audited(app: LiveApp, api: dict[StaffRole, httpx.Client]) -> None:
     user = new_citizen(app)
     case = submit(app, "wildlife", BOAR, user=user)
     counter = api[StaffRole.COUNTER]
@@ -494,3 +476,36 @@ def test_the_exports_download_with_the_lists_filters(app: LiveApp, api: dict[Sta
     assert counter.get("/api/v1/forms/nothing_here/export.csv").status_code == 404
     assert api[StaffRole.VIEWER].get("/api/v1/forms/wildlife/export.csv").status_code == 403
     assert api[StaffRole.VIEWER].get("/api/v1/forms/wildlife/export.xlsx").status_code == 403
+
+
+def test_roles_without_personal_data_read_cases_without_it(database_url: str) -> None:
+    """Were the section to let viewers and broadcasters in, they would read cases without the
+    answers, the place's name, the photos or anything written on the case; and still not act."""
+    with start(database_url, with_section(READERS)) as running:
+        app = seeded(running)
+        user = new_citizen(app)
+        case = submit(
+            app, "wildlife", BOAR, user=user, place=forms_service.Place("邑久町尾張", 34.66, 134.09), photos=1
+        )
+        counter = client_for(app, "counter-user", StaffRole.COUNTER)
+        readers = [client_for(app, f"{role.value}-user", role) for role in (StaffRole.VIEWER, StaffRole.BROADCASTER)]
+        try:
+            assert counter.post(
+                f"/api/v1/submissions/{case.id}/status", json={"status": "確認中", "message": "伺います"}
+            ).json()["notified"]
+            assert counter.get(f"/api/v1/submissions/{case.id}").json()["answers"]["animal"]["value"] == "イノシシ"
+            for reader in readers:
+                listed = reader.get("/api/v1/forms/wildlife/submissions")
+                assert listed.status_code == 200
+                item = listed.json()["items"][0]
+                assert item["answers"] is None and item["place"] == {"name": None, "lat": 34.66, "lng": 134.09}
+                hidden = reader.get(f"/api/v1/submissions/{case.id}").json()
+                assert hidden["answers"] is None and hidden["photos"] == [] and hidden["photo_count"] == 1
+                assert hidden["place"]["name"] is None
+                assert [(e["kind"], e["text"]) for e in hidden["events"]] == [("submitted", None), ("status", None)]
+                assert reader.get("/api/v1/forms").status_code == 200  # the forms themselves are not personal
+                assert reader.post(f"/api/v1/submissions/{case.id}/status", json={"status": "完了"}).status_code == 403
+                assert reader.get("/api/v1/forms/wildlife/export.csv").status_code == 403
+        finally:
+            for client in (counter, *readers):
+                client.close()
