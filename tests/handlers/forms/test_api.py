@@ -336,11 +336,12 @@ def test_a_reply_goes_through_the_staff_inbox_and_never_to_an_anonymous_letter(
     thread = counter.get(f"/api/v1/inbox/{thread_id}")
     assert thread.status_code == 200 and any("写真をもう一枚" in (m["text"] or "") for m in thread.json()["messages"])
     # A second reply: the same thread.
-    again = counter.post(f"/api/v1/submissions/{case.id}/reply", json={"text": "ありがとうございました。"})
+    again = counter.post(f"/api/v1/submissions/{case.id}/reply", json={"text": "あ" * 2000})  # the longest
     assert again.json()["thread_id"] == thread_id
     read = counter.get(f"/api/v1/submissions/{case.id}").json()
     assert read["thread_id"] == thread_id and [e["kind"] for e in read["events"]] == ["submitted", "reply", "reply"]
     assert len(audited(app, "forms.reply")) == 2
+    wait_until(lambda: any("あ" * 2000 in text for text in pushes_to(app, user)), what="the longest reply's push")
 
     anonymous = letter(app, anonymous=True)
     refused = counter.post(f"/api/v1/submissions/{anonymous.id}/reply", json={"text": "ご意見ありがとうございます。"})
