@@ -11,9 +11,9 @@ import re
 from enum import StrEnum
 from typing import Annotated, Self
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from bot.validation import PlainStr
+from bot.validation import printable
 
 KEY_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"
 DEFAULT_WORKFLOW = ("受付", "対応中", "完了")
@@ -22,10 +22,16 @@ MAX_CHOICES = 13  # a quick reply holds 13 items
 MAX_PHOTOS = 4
 
 Key = Annotated[str, StringConstraints(pattern=KEY_PATTERN)]
-Words = Annotated[PlainStr, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
-Choice = Annotated[PlainStr, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)]
-Status = Annotated[PlainStr, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)]
-Department = Annotated[PlainStr, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+Words = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40), AfterValidator(printable)]
+Choice = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20), AfterValidator(printable)
+]
+Status = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20), AfterValidator(printable)
+]
+Department = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40), AfterValidator(printable)
+]
 
 
 class Kind(StrEnum):
@@ -90,10 +96,12 @@ class Question(BaseModel):
     key: Key
     kind: Kind
     # What the citizen is asked (one short question, polite).
-    text: Annotated[PlainStr, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    text: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), AfterValidator(printable)
+    ]
     # A short name for columns, lists and the confirmation card (the text when empty).
-    label: Annotated[PlainStr, StringConstraints(strip_whitespace=True, max_length=30)] = ""
-    help: Annotated[PlainStr, StringConstraints(strip_whitespace=True, max_length=200)] = ""
+    label: Annotated[str, StringConstraints(strip_whitespace=True, max_length=30), AfterValidator(printable)] = ""
+    help: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200), AfterValidator(printable)] = ""
     required: bool = True
     choices: list[Choice] = Field(default_factory=list, max_length=MAX_CHOICES)
     # Text: most characters; number: the range.
@@ -131,12 +139,14 @@ class Question(BaseModel):
 class FormDefinition(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    title: Annotated[PlainStr, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+    title: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40), AfterValidator(printable)
+    ]
     kind: FormKind = FormKind.SURVEY
     # Words that start it in chat (「イノシシ」「通学路」「市長への手紙」): any one of them in a message.
     start_words: list[Words] = Field(default_factory=list, max_length=30)
-    intro: Annotated[PlainStr, StringConstraints(strip_whitespace=True, max_length=500)] = ""
-    completion: Annotated[PlainStr, StringConstraints(strip_whitespace=True, max_length=500)] = ""
+    intro: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500), AfterValidator(printable)] = ""
+    completion: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500), AfterValidator(printable)] = ""
     department: Department = "市民課"
     workflow: list[Status] = Field(default_factory=lambda: list(DEFAULT_WORKFLOW), min_length=2, max_length=8)
     # Days a case may stay open before it shows as overdue (0: no deadline).

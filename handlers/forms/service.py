@@ -391,18 +391,24 @@ def stream_cases(
     *, db_session: Session, case_filter: CaseFilter, batch: int = 1000
 ) -> Iterator[tuple[Submission, FormVersion]]:
     """Every case matching, oldest first, read in batches by id (an export of tens of thousands of rows
-    holds one batch in memory at a time)."""
+    holds one batch in memory at a time). Each version (its definition is JSON) is read once, not per row."""
+    versions: dict[int, FormVersion] = {}
     last_id = 0
     while True:
-        query = select(Submission, FormVersion).join(FormVersion, FormVersion.id == Submission.version_id)
-        query = _filtered(query, case_filter).where(Submission.id > last_id).order_by(Submission.id).limit(batch)
-        rows = db_session.execute(query).all()
-        if not rows:
+        query = _filtered(select(Submission), case_filter).where(Submission.id > last_id)
+        found = list(db_session.scalars(query.order_by(Submission.id).limit(batch)))
+        if not found:
             return
-        for row in rows:
-            yield row[0], row[1]
-        last_id = rows[-1][0].id
-        db_session.expunge_all()
+        for submission in found:
+            version = versions.get(submission.version_id)
+            if version is None:
+                version = db_session.get(FormVersion, submission.version_id)
+                assert version is not None  # a case's version goes only with its form (ON DELETE CASCADE)
+                versions[submission.version_id] = version
+            yield submission, version
+        last_id = found[-1].id
+        for submission in found:
+            db_session.expunge(submission)
 
 
 def is_overdue(submission: Submission, now: datetime) -> bool:

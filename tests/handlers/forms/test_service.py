@@ -89,6 +89,7 @@ def test_definitions_refuse_what_would_break_a_conversation() -> None:
         {"workflow": ["受付", "受付"]},
         {"anonymous_question": "a"},  # anonymity not allowed on this form
         {"title": "=\ud800"},
+        {"questions": [{"key": "a", "kind": "yes_no", "text": "   "}]},  # blanks are not a question
     ]
     for change in broken:
         with pytest.raises(ValidationError):
