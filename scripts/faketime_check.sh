@@ -32,7 +32,7 @@ for module in "${modules[@]}"; do
   [ -e "$module" ] || { echo "faketime_check: $module is missing (moved? update this script)" >&2; exit 2; }
 done
 # Run when they exist.
-for optional in tests/handlers/classes tests/handlers/broadcasts; do
+for optional in tests/handlers/classes tests/handlers/broadcasts tests/handlers/forms; do
   [ -d "$optional" ] && modules+=("$optional")
 done
 

@@ -37,6 +37,7 @@ LANDED = {
     "0010_faq_staff.py": "470c8536d65add54a0d4e0f3b558af03811da33f0d214bdbb38ad6213e15ada4",
     "0011_send_engine.py": "74cb0c924628aaafaead475a63a42b75225a06f74fa6bf4e60f945ac577f8db9",
     "0012_broadcasts.py": "223c8153ddd78889323d6fb945e837fa3fc6ba2338c8ba6eef3537990f0c3761",
+    "0013_forms.py": "1393c4e23818e7caa4ab4d4566c255ab09f0093e76598238d0482d16761abb12",
 }
 
 

@@ -1,4 +1,5 @@
-"""forms
+"""申請・通報: forms and their versions, submissions (cases) with photos, the case trail, the routes and
+drafts of 市長への手紙, and staff department membership.
 
 Revision ID: 0013
 Revises: 0012
