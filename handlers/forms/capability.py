@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.orm import Session
 
 from bot.capability import Capability, Job
-from handlers.forms import flow
+from handlers.forms import flow, history
 from handlers.forms import service as forms_service
 
 if TYPE_CHECKING:
@@ -57,4 +57,5 @@ CAPABILITY = Capability(
         ),
     ),
     seed=_seed,
+    citizen_history=history.citizen_history,
 )

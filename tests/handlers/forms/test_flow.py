@@ -671,3 +671,17 @@ def test_line_failing_to_serve_a_photo_is_tried_again_and_then_given_up(forms_ap
         given_up = db_session.scalars(select(Photo).where(Photo.line_user_id == user).order_by(Photo.id)).all()[-1]
         assert given_up.status == PhotoStatus.REFUSED and given_up.fetch_attempts == jobs.MAX_ATTEMPTS
         assert given_up.error == "LINEから写真を取得できませんでした"
+
+
+def test_the_citizens_admin_page_lists_their_cases_but_never_an_anonymous_letter(forms_app: LiveApp) -> None:
+    from handlers.forms import history
+
+    app = forms_app
+    user = new_citizen(app)
+    _, named = write_letter(app, user, named=True)
+    _, anonymous = write_letter(app, user, named=False)
+    with app.db.session() as db_session:
+        part = history.citizen_history(db_session, user)
+    assert [row.text for row in part.rows] == [f"受付番号 {named.receipt_no}"]
+    assert part.rows[0].href == f"/admin/forms/cases/{named.id}" and part.rows[0].what == "市長への手紙"
+    assert anonymous.anonymous
