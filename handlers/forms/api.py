@@ -534,12 +534,7 @@ def _export_name(form: Form, ext: str) -> str:
     dependencies=counter_only,
 )
 def export_csv(request: Request, db_session: DbSession, form: CurrentForm, filters: CurrentFilter) -> Any:
-    settings = _settings(request)
-    return _download(
-        lambda target: export.write_csv(db_session=db_session, case_filter=filters, settings=settings, target=target),
-        export.CSV_MEDIA_TYPE,
-        _export_name(form, "csv"),
-    )
+    return _export(request, db_session, form, filters, "csv")
 
 
 @router.get(
@@ -550,11 +545,16 @@ def export_csv(request: Request, db_session: DbSession, form: CurrentForm, filte
     dependencies=counter_only,
 )
 def export_xlsx(request: Request, db_session: DbSession, form: CurrentForm, filters: CurrentFilter) -> Any:
+    return _export(request, db_session, form, filters, "xlsx")
+
+
+def _export(request: Request, db_session: Session, form: Form, filters: forms_service.CaseFilter, ext: str) -> Any:
     settings = _settings(request)
+    write = export.write_xlsx if ext == "xlsx" else export.write_csv
     return _download(
-        lambda target: export.write_xlsx(db_session=db_session, case_filter=filters, settings=settings, target=target),
-        export.XLSX_MEDIA_TYPE,
-        _export_name(form, "xlsx"),
+        lambda target: write(db_session=db_session, case_filter=filters, settings=settings, target=target),
+        export.XLSX_MEDIA_TYPE if ext == "xlsx" else export.CSV_MEDIA_TYPE,
+        _export_name(form, ext),
     )
 
 

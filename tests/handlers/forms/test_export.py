@@ -10,7 +10,6 @@ import csv
 import io
 import uuid
 import zipfile
-from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
 from xml.etree import ElementTree
@@ -19,40 +18,17 @@ import pytest
 
 from bot import clock
 from bot.db import Database
-from bot.settings import Settings, load_settings
+from bot.settings import Settings
 from handlers.forms import export
 from handlers.forms import service as forms_service
 from handlers.forms.definition import FormDefinition, Question
 from handlers.forms.models import FormVersion, Submission
+from tests.handlers.forms.conftest import version_of
 
 NOW = datetime(2026, 12, 1, 10, 0, tzinfo=clock.TOKYO)
 BOAR = {"animal": "イノシシ", "seen_on": "2026-11-30", "group": "群れ", "count": "4", "captured": "いいえ"}
 CASE_COLUMNS = ["受付番号", "様式", "版", "状態", "担当課", "受付日時", "期限", "場所", "緯度", "経度", "写真枚数"]
 SHEET = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
-
-
-@pytest.fixture
-def settings(database_url: str) -> Settings:
-    return load_settings(database_url=database_url, secret_key="s" * 40, personal_data_key="")
-
-
-@pytest.fixture
-def db(database_url: str) -> Iterator[Database]:
-    clock.travel_to(NOW)
-    database = Database(database_url)
-    with database.session() as db_session:
-        forms_service.seed(db_session=db_session)
-    yield database
-    database.dispose()
-
-
-def version_of(db: Database, key: str) -> FormVersion:
-    with db.session() as db_session:
-        form = forms_service.get_form(db_session=db_session, key=key)
-        assert form is not None
-        version = forms_service.current_version(db_session=db_session, form=form)
-        assert version is not None
-        return version
 
 
 def submit(

@@ -4,7 +4,6 @@ on them), and who sees which cases."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,37 +13,13 @@ from sqlalchemy import func, select
 
 from bot import clock
 from bot.db import Database
-from bot.settings import Settings, load_settings
+from bot.settings import Settings
 from handlers.forms import service as forms_service
 from handlers.forms.definition import FormDefinition
-from handlers.forms.models import CaseEvent, FormVersion, Photo, StaffDepartment, Submission
+from handlers.forms.models import CaseEvent, Photo, StaffDepartment, Submission
+from tests.handlers.forms.conftest import version_of
 
 NOW = datetime(2026, 12, 3, 10, 0, tzinfo=clock.TOKYO)
-
-
-@pytest.fixture
-def settings(database_url: str) -> Settings:
-    return load_settings(database_url=database_url, secret_key="s" * 40, personal_data_key="")
-
-
-@pytest.fixture
-def db(database_url: str) -> Iterator[Database]:
-    clock.travel_to(NOW)
-    database = Database(database_url)
-    with database.session() as db_session:
-        forms_service.seed(db_session=db_session)
-    yield database
-    database.dispose()
-
-
-def version_of(db: Database, key: str) -> FormVersion:
-    with db.session() as db_session:
-        form = forms_service.get_form(db_session=db_session, key=key)
-        assert form is not None
-        version = forms_service.current_version(db_session=db_session, form=form)
-        assert version is not None
-        db_session.expunge(version)
-        return version
 
 
 def make_case(db: Database, settings: Settings, *, key: str = "road_hazard", nonce: str = "n1") -> int:
