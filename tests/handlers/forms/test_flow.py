@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from PIL import Image
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from admin.models import Actor, StaffRole
 from bot import clock
@@ -360,6 +361,15 @@ def test_a_form_published_anew_mid_conversation_keeps_the_old_questions_for_that
 # --- statuses, replies and the letter ----------------------------------------------------------------------
 
 
+def open_case(db_session: Session, case_id: int) -> tuple[Submission, FormDefinition]:
+    """The case and the definition of the version it answered, in this transaction."""
+    case = forms_service.get_submission(db_session=db_session, submission_id=case_id)
+    assert case is not None
+    version = forms_service.get_version(db_session=db_session, version_id=case.version_id)
+    assert version is not None
+    return case, forms_service.definition_of(version)
+
+
 def submit_wildlife(app: LiveApp, user: str) -> Submission:
     say(app, user, "ハクビシンが屋根裏にいる")
     tap(app, user, "action=form_skip")
@@ -376,11 +386,7 @@ def test_status_changes_are_pushed_and_listed_in_my_submissions(forms_app: LiveA
     user = new_citizen(app)
     case = submit_wildlife(app, user)
     with app.db.session() as db_session:
-        found = forms_service.get_submission(db_session=db_session, submission_id=case.id)
-        assert found is not None
-        version = forms_service.get_version(db_session=db_session, version_id=found.version_id)
-        assert version is not None
-        definition = forms_service.definition_of(version)
+        found, definition = open_case(db_session, case.id)
         told = form_flows.change_status(
             db_session=db_session,
             settings=app.settings,
@@ -417,15 +423,12 @@ def test_a_staff_reply_goes_through_the_inbox_thread_and_the_answer_comes_back(f
     user = new_citizen(app)
     case = submit_wildlife(app, user)
     with app.db.session() as db_session:
-        found = forms_service.get_submission(db_session=db_session, submission_id=case.id)
-        assert found is not None
-        version = forms_service.get_version(db_session=db_session, version_id=found.version_id)
-        assert version is not None
+        found, definition = open_case(db_session, case.id)
         thread_id = form_flows.reply(
             db_session=db_session,
             settings=app.settings,
             submission=found,
-            definition=forms_service.definition_of(version),
+            definition=definition,
             text="屋根裏の入口はどのあたりですか？",
             actor=CLERK,
         )
@@ -465,11 +468,7 @@ def test_a_letter_goes_through_the_whole_approval_chain(forms_app: LiveApp) -> N
     assert case.department == "秘書広報課" and not case.anonymous
     assert "\n\n子どもが" in answers_of(app, case)["body"]  # paragraphs kept
     with app.db.session() as db_session:
-        letter = forms_service.get_submission(db_session=db_session, submission_id=case.id)
-        assert letter is not None
-        version = forms_service.get_version(db_session=db_session, version_id=letter.version_id)
-        assert version is not None
-        definition = forms_service.definition_of(version)
+        letter, definition = open_case(db_session, case.id)
         routed = form_flows.route(
             db_session=db_session,
             settings=app.settings,
@@ -518,11 +517,7 @@ def test_an_anonymous_letter_cannot_be_replied_to_and_pushes_nothing(forms_app: 
     assert t("forms.confirm_anonymous") in str(card)
     assert case.anonymous
     with app.db.session() as db_session:
-        letter = forms_service.get_submission(db_session=db_session, submission_id=case.id)
-        assert letter is not None
-        version = forms_service.get_version(db_session=db_session, version_id=letter.version_id)
-        assert version is not None
-        definition = forms_service.definition_of(version)
+        letter, definition = open_case(db_session, case.id)
         with pytest.raises(forms_service.FormError):
             form_flows.reply(
                 db_session=db_session,
