@@ -41,6 +41,7 @@ from bot.messages import (
     date_picker_item,
     flex,
     location_item,
+    main_menu_items,
     menu_text,
     message_item,
     postback_action,
@@ -337,7 +338,40 @@ def show_mine(turn: Turn) -> StepResult:
                 status=submission.status,
             )
         )
-    turn.say(menu_text("\n".join(lines)))
+    lines.append(t("forms.mine_detail_hint"))
+    buttons = [
+        postback_item(submission.receipt_no, "form_case", display=submission.receipt_no, r=submission.receipt_no)
+        for submission, _ in mine
+    ]
+    turn.say(text_message("\n".join(lines), buttons[:MAX_BUTTONS]))
+    return END
+
+
+def show_case(turn: Turn) -> StepResult:
+    """One of my cases (a 受付番号 button): its status, when it came, and what staff last said. A
+    受付番号 that is not this citizen's is answered as not found, saying nothing about it."""
+    receipt = turn.postback_fields.get("r", "")[:20]
+    submission = forms_service.get_by_receipt(db_session=turn.db_session, receipt_no=receipt) if receipt else None
+    if submission is None or turn.user_id is None or submission.line_user_id != turn.user_id:
+        turn.say(menu_text(t("forms.case_not_found")))
+        return END
+    version = forms_service.get_version(db_session=turn.db_session, version_id=submission.version_id)
+    if version is None:
+        turn.say(menu_text(t("forms.case_not_found")))
+        return END
+    definition = forms_service.definition_of(version)
+    day = submission.submitted_at.astimezone(clock.TOKYO)
+    rows = [
+        (t("forms.label_receipt"), submission.receipt_no),
+        (t("forms.label_status"), submission.status),
+        (t("forms.label_submitted"), t("forms.date", year=day.year, month=day.month, day=day.day)),
+    ]
+    said = forms_service.last_message_to_citizen(
+        db_session=turn.db_session, submission=submission, settings=turn.settings
+    )
+    note = t("forms.case_message", message=clip(said, 500)) if said and not submission.anonymous else None
+    bubble = card(definition.title, rows, note=note)
+    turn.say(flex(t("forms.case_alt", receipt=submission.receipt_no), bubble, main_menu_items()))
     return END
 
 
@@ -727,6 +761,7 @@ FLOW = Flow(
         on_postback("form_start", start_by_button),
         on_intent("form_list", show_list),
         on_postback("form_mine", show_mine),
+        on_postback("form_case", show_case),
         on_postback("form_send", send_again),
         Route(_asks_for_mine, show_mine, "text:mine"),
         Route(_asks_for_list, show_list, "text:list"),

@@ -291,6 +291,21 @@ def event_text(event: CaseEvent, settings: Settings) -> str | None:
     return crypto.decrypt(event.text_enc, settings) if event.text_enc else None
 
 
+def last_message_to_citizen(*, db_session: Session, submission: Submission, settings: Settings) -> str | None:
+    """What staff last told the citizen about the case: a status message or a reply."""
+    event = db_session.scalars(
+        select(CaseEvent)
+        .where(
+            CaseEvent.submission_id == submission.id,
+            CaseEvent.kind.in_([CaseEventKind.STATUS, CaseEventKind.REPLY]),
+            CaseEvent.text_enc.is_not(None),
+        )
+        .order_by(CaseEvent.at.desc(), CaseEvent.id.desc())
+        .limit(1)
+    ).one_or_none()
+    return None if event is None else event_text(event, settings)
+
+
 def answers_of(submission: Submission, settings: Settings) -> dict[str, str]:
     return crypto.decrypt_json(submission.answers_enc, settings)
 

@@ -412,8 +412,16 @@ def test_status_changes_are_pushed_and_listed_in_my_submissions(forms_app: LiveA
     assert "明日、職員が現地を確認します。" in pushed[-1]
     mine = say(app, user, "私の申請・通報")
     assert case.receipt_no in message_text(mine) and "確認中" in message_text(mine)
+    assert [fields(a)["r"] for a in quick_replies(mine)] == [case.receipt_no]
+    detail = tap(app, user, f"action=form_case&r={case.receipt_no}")
+    shown = str(detail["contents"])
+    assert detail["type"] == "flex" and "確認中" in shown and "明日、職員が現地を確認します。" in shown
     other = new_citizen(app)
     assert message_text(say(app, other, "私の申請・通報")) == t("forms.mine_none")
+    # Someone else's 受付番号 in a postback (guessed, forwarded): not found, and nothing about it.
+    for receipt in (case.receipt_no, "2612-99999", "'; DROP TABLE", ""):
+        refused = tap(app, other, f"action=form_case&r={receipt}")
+        assert message_text(refused) == t("forms.case_not_found")
 
 
 def test_a_staff_reply_goes_through_the_inbox_thread_and_the_answer_comes_back(forms_app: LiveApp) -> None:
