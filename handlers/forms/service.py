@@ -141,24 +141,49 @@ class Startable:
 
 
 def startable(*, db_session: Session) -> list[Startable]:
-    """The forms citizens can start now, with their current versions."""
+    """The forms citizens can start now, with their current versions. A version never changes once
+    published, so its parsed definition is kept per database and version id: asking costs one small query."""
     rows = db_session.execute(
-        select(Form.key, FormVersion)
-        .join(FormVersion, FormVersion.id == Form.current_version_id)
-        .where(Form.is_active.is_(True))
+        select(Form.key, Form.current_version_id)
+        .where(Form.is_active.is_(True), Form.current_version_id.is_not(None))
         .order_by(Form.id)
     ).all()
-    return [Startable(key, version.id, definition_of(version)) for key, version in rows]
+    where = str(db_session.get_bind().engine.url)
+    found = []
+    for key, version_id in rows:
+        if version_id is None:
+            continue
+        definition = _published.get((where, version_id))
+        if definition is None:
+            version = db_session.get(FormVersion, version_id)
+            if version is None:
+                continue
+            definition = _published[(where, version_id)] = definition_of(version)
+        found.append(Startable(key, version_id, definition))
+    return found
+
+
+# (database, version id) -> its definition; versions are immutable, so entries never go stale.
+_published: dict[tuple[str, int], FormDefinition] = {}
 
 
 def form_for_words(*, db_session: Session, text: str) -> Startable | None:
     """The form whose start words the text contains as whole words (熊 is not in 熊本, サル not in
-    コンサル); the longest word wins (「市長への手紙」 over 「手紙」)."""
+    コンサル); the longest word wins (「市長への手紙」 over 「手紙」). The text is split into words only
+    when some start word is in it at all (most messages have none)."""
     norm = normalise(text)
+    candidates = [
+        (len(w), item)
+        for item in startable(db_session=db_session)
+        for w in (normalise(word) for word in item.definition.start_words)
+        if w and w in norm
+    ]
+    if not candidates:
+        return None
     tokens = tokenize(norm)
     starts, ends = {tok.start for tok in tokens}, {tok.end for tok in tokens}
     best: tuple[int, Startable] | None = None
-    for item in startable(db_session=db_session):
+    for item in {id(item): item for _, item in candidates}.values():
         for word in item.definition.start_words:
             w = normalise(word)
             if w and _whole_word_in(norm, w, starts, ends) and (best is None or len(w) > best[0]):
