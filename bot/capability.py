@@ -26,6 +26,7 @@ from bot.settings import Settings
 if TYPE_CHECKING:
     import click
     from fastapi import APIRouter
+    from linebot.v3.messaging import QuickReplyItem
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,9 @@ class Capability:
     seed: Callable[[Session], None] | None = None
     # Loads what the first citizen's message would load (caches), before the heap is frozen.
     warmup: Callable[[Session], None] | None = None
+    # Buttons it adds under a FAQ answer, given the entry's id (申請・通報's 「LINEで報告する」 under
+    # the wildlife entry): the NLU's `faq/<id>` leading to what the capability does.
+    faq_buttons: Callable[[Session, str], Sequence[QuickReplyItem]] | None = None
 
 
 @dataclass(frozen=True)
@@ -148,6 +152,10 @@ class Capabilities:
     @cached_property
     def model_modules(self) -> tuple[str, ...]:
         return tuple(module for c in self.items for module in c.models)
+
+    def faq_buttons(self, db_session: Session, faq_id: str) -> list[QuickReplyItem]:
+        """What the capabilities add under the answer of FAQ entry `faq_id`, in the list's order."""
+        return [item for c in self.items if c.faq_buttons is not None for item in c.faq_buttons(db_session, faq_id)]
 
     def named(self, name: str) -> Capability | None:
         return next((c for c in self.items if c.name == name), None)

@@ -234,10 +234,12 @@ def answer_text(entry: FaqEntry) -> str:
 
 
 def _say_answer(turn: Turn, entry: FaqEntry) -> None:
+    """The answer, what other capabilities offer for it (「LINEで報告する」), then 役に立った？"""
     turn.say(
         text_message(
             answer_text(entry),
             [
+                *turn.capabilities.faq_buttons(turn.db_session, entry.id),
                 postback_item(
                     t("faq.helpful_button"), "faq_feedback", display=t("faq.helpful_button"), id=entry.id, helpful=1
                 ),

@@ -10,11 +10,14 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.orm import Session
 
 from bot.capability import Capability, Job
+from bot.catalog import t
+from bot.messages import postback_item
 from handlers.forms import flow, history
 from handlers.forms import service as forms_service
 
 if TYPE_CHECKING:
     from fastapi import APIRouter
+    from linebot.v3.messaging import QuickReplyItem
 
 
 def _admin() -> Sequence[Any]:
@@ -31,6 +34,20 @@ def _public() -> APIRouter:
 
 def _seed(db_session: Session) -> None:
     forms_service.seed(db_session=db_session)
+
+
+def _faq_buttons(db_session: Session, faq_id: str) -> list[QuickReplyItem]:
+    """「LINEで報告する」 under the answer of a FAQ entry a form names; several forms, by their titles."""
+    forms = forms_service.forms_for_faq(db_session=db_session, faq_id=faq_id)
+    return [
+        postback_item(
+            f.definition.title if len(forms) > 1 else t(f"forms.faq_button_{f.definition.kind.value}"),
+            "form_start",
+            display=f.definition.title,
+            k=f.key,
+        )
+        for f in forms
+    ]
 
 
 CAPABILITY = Capability(
@@ -58,4 +75,5 @@ CAPABILITY = Capability(
     ),
     seed=_seed,
     citizen_history=history.citizen_history,
+    faq_buttons=_faq_buttons,
 )

@@ -29,6 +29,8 @@ Choice = Annotated[
 Status = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20), AfterValidator(printable)
 ]
+# A FAQ entry's id (handlers/faq/models.py FAQ_ID_PATTERN): the NLU's `faq/<id>`.
+FaqRef = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
 Department = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40), AfterValidator(printable)
 ]
@@ -145,6 +147,9 @@ class FormDefinition(BaseModel):
     kind: FormKind = FormKind.SURVEY
     # Words that start it in chat (「イノシシ」「通学路」「市長への手紙」): any one of them in a message.
     start_words: list[Words] = Field(default_factory=list, max_length=30)
+    # The FAQ entries (the NLU's `faq/<id>` intents) whose answers offer this form as a button:
+    # 「畑が荒らされて困っています」 answered from 有害鳥獣 gets 「LINEで報告する」.
+    faq_ids: list[FaqRef] = Field(default_factory=list, max_length=10)
     intro: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500), AfterValidator(printable)] = ""
     completion: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500), AfterValidator(printable)] = ""
     department: Department = "市民課"

@@ -191,6 +191,11 @@ def form_for_words(*, db_session: Session, text: str) -> Startable | None:
     return best[1] if best else None
 
 
+def forms_for_faq(*, db_session: Session, faq_id: str) -> list[Startable]:
+    """The forms open to citizens that a FAQ entry's answer offers (their definition names it)."""
+    return [item for item in startable(db_session=db_session) if faq_id in item.definition.faq_ids]
+
+
 def _whole_word_in(text: str, word: str, starts: set[int], ends: set[int]) -> bool:
     at = text.find(word)
     while at >= 0:

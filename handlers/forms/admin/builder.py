@@ -20,6 +20,7 @@ from starlette.datastructures import FormData
 
 from admin.auth import CurrentStaff, DbSession
 from admin.templating import redirect
+from handlers.faq import service as faq_service
 from handlers.forms import flows
 from handlers.forms import service as forms_service
 from handlers.forms.admin.shared import (
@@ -126,6 +127,7 @@ def new_values() -> dict[str, Any]:
         "title": "",
         "kind": FormKind.SURVEY.value,
         "start_words": "",
+        "faq_ids": [],
         "intro": "",
         "completion": "",
         "department": "市民課",
@@ -144,6 +146,7 @@ def values_of(key: str, definition: FormDefinition) -> dict[str, Any]:
         "title": definition.title,
         "kind": definition.kind.value,
         "start_words": "\n".join(definition.start_words),
+        "faq_ids": list(definition.faq_ids),
         "intro": definition.intro,
         "completion": definition.completion,
         "department": definition.department,
@@ -180,7 +183,8 @@ def read(form: FormData) -> dict[str, Any]:
         value = form.get(name)
         return value[:MAX_FIELD] if isinstance(value, str) else ""
 
-    values: dict[str, Any] = {name: one(name) for name in new_values() if name != "questions"}
+    values: dict[str, Any] = {name: one(name) for name in new_values() if name not in ("questions", "faq_ids")}
+    values["faq_ids"] = [str(v)[:MAX_FIELD] for v in form.getlist("faq_ids")][:20]
     columns = {name: [str(v)[:MAX_FIELD] for v in form.getlist(f"q_{name}")] for name in QUESTION_FIELDS}
     count = min(len(columns["key"]), MAX_QUESTIONS + 5)
     values["questions"] = [
@@ -200,9 +204,14 @@ def _number(raw: str, where: str, problems: list[str]) -> int | None:
         return None
 
 
-def definition_from(values: dict[str, Any]) -> tuple[FormDefinition | None, list[str]]:
-    """The definition the fields make, or every problem in staff's words."""
-    problems: list[str] = []
+def definition_from(values: dict[str, Any], faq_ids: set[str]) -> tuple[FormDefinition | None, list[str]]:
+    """The definition the fields make, or every problem in staff's words (`faq_ids`: the FAQ
+    entries there are, for the linked ones)."""
+    problems: list[str] = [
+        f"関連するよくある質問「{i}」は見つかりません。選び直してください。"
+        for i in values["faq_ids"]
+        if i not in faq_ids
+    ]
     questions: list[dict[str, Any]] = []
     for i, q in enumerate(values["questions"]):
         where = f"質問{i + 1}" + (f"（{q['key']}）" if q["key"] else "")
@@ -230,6 +239,7 @@ def definition_from(values: dict[str, Any]) -> tuple[FormDefinition | None, list
         "title": values["title"],
         "kind": values["kind"] or FormKind.SURVEY.value,
         "start_words": lines(values["start_words"]),
+        "faq_ids": values["faq_ids"],
         "intro": values["intro"],
         "completion": values["completion"],
         "department": values["department"],
@@ -274,10 +284,21 @@ def _builder_page(
             "question_kinds": [(k.value, label) for k, label in KIND_LABELS.items()],
             "date_ranges": [(d.value, label) for d, label in DATE_RANGE_LABELS.items()],
             "departments": forms_service.DEPARTMENTS,
+            "faq_entries": _faq_entries(db_session, values["faq_ids"]),
             "max_questions": MAX_QUESTIONS,
         },
         status_code=status_code,
     )
+
+
+def _faq_ids(db_session: Session) -> set[str]:
+    return {e.id for e in faq_service.get_all(db_session=db_session, include_inactive=True)}
+
+
+def _faq_entries(db_session: Session, chosen: list[str]) -> list[tuple[str, str]]:
+    """The FAQ entries staff may link (id, question): the active ones, and any already chosen."""
+    entries = faq_service.get_all(db_session=db_session, include_inactive=True)
+    return [(e.id, e.question) for e in entries if e.is_active or e.id in chosen]
 
 
 def _rearranged(values: dict[str, Any], op: str) -> bool:
@@ -321,7 +342,7 @@ async def create_form(request: Request, actor: CurrentStaff, db_session: DbSessi
         problems.append(KEY_RULE)
     elif forms_service.get_form(db_session=db_session, key=key) is not None:
         problems.append(f"キー「{key}」の様式はすでにあります。別のキーにしてください。")
-    definition, refused = definition_from(values)
+    definition, refused = definition_from(values, _faq_ids(db_session))
     problems += refused
     if definition is None or problems:
         return _builder_page(request, db_session, values, problems=problems, status_code=400)
@@ -352,7 +373,7 @@ async def publish_form(request: Request, actor: CurrentStaff, db_session: DbSess
     values = {**read(posted), "key": key}
     if _rearranged(values, str(posted.get("op") or "")):
         return _builder_page(request, db_session, values, form=form)
-    definition, problems = definition_from(values)
+    definition, problems = definition_from(values, _faq_ids(db_session))
     if definition is None:
         return _builder_page(request, db_session, values, form=form, problems=problems, status_code=400)
     number = flows.publish(db_session=db_session, key=key, definition=definition, actor=actor)

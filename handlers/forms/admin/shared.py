@@ -118,6 +118,7 @@ FIELD_LABELS = {
     "title": "様式の名前",
     "kind": "種類",
     "start_words": "呼び出す言葉",
+    "faq_ids": "関連するよくある質問",
     "intro": "はじめの説明",
     "completion": "送信後のメッセージ",
     "department": "担当課",

@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from admin.models import AuditEntry, StaffRole, StaffUser
 from bot import clock
 from bot.sandbox.images import tiny_png
+from handlers.faq import service as faq_service
 from handlers.forms import service as forms_service
 from handlers.forms.models import FormVersion, Submission
 from tests.admin.conftest import add_staff, page_csrf, sign_in
@@ -232,6 +233,28 @@ def test_a_form_built_in_the_admin_is_published_and_each_save_is_a_new_version(
     with app.db.session() as db_session:
         actions = list(db_session.scalars(select(AuditEntry.action).where(AuditEntry.action == "forms.publish")))
     assert len(actions) == 2
+
+
+def test_a_form_linked_to_faq_entries_in_the_builder(app: LiveApp, people: dict[str, Staff]) -> None:
+    """The builder lists the FAQ entries (the NLU's faq/<id>); the chosen ones are published with the
+    form, shown chosen again, and an entry that does not exist is refused by name."""
+    clerk = people["madoguchi"]
+    with app.db.session() as db_session:
+        faq_service.seed(db_session=db_session)
+    page = clerk.get("/admin/forms/new").text
+    assert re.search(r'<option value="library">[^<]*図書館', page)
+    posted = [("key", "bouhantou"), *builder_fields(), ("faq_ids", "library"), ("faq_ids", "office_hours")]
+    clerk.follow(clerk.post("/admin/forms/new", posted))
+    with app.db.session() as db_session:
+        assert [f.key for f in forms_service.forms_for_faq(db_session=db_session, faq_id="library")] == ["bouhantou"]
+        assert forms_service.forms_for_faq(db_session=db_session, faq_id="parking") == []
+    edit = clerk.get("/admin/forms/edit/bouhantou").text
+    assert re.search(r'<option value="library" selected>', edit)
+    assert re.search(r'<option value="parking">', edit)
+    refused = clerk.post("/admin/forms/edit/bouhantou", [*builder_fields(), ("faq_ids", "no_such_entry")])
+    assert refused.status_code == 400
+    assert "関連するよくある質問「no_such_entry」は見つかりません" in refused.text
+    assert version_count(app, "bouhantou") == 1
 
 
 def test_a_refused_definition_says_why_in_japanese_keeps_what_was_typed_and_publishes_nothing(

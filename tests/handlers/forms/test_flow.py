@@ -21,6 +21,7 @@ from admin.models import Actor, StaffRole
 from bot import clock
 from bot.catalog import t
 from bot.line_client import LineClient
+from handlers.faq import service as faq_service
 from handlers.forms import answers as form_answers
 from handlers.forms import flows as form_flows
 from handlers.forms import jobs
@@ -640,6 +641,36 @@ def test_answers_are_read_like_the_booking_form_reads_them() -> None:
 )
 def test_reports_in_other_words_start_their_form(forms_app: LiveApp, text: str, title: str) -> None:
     assert title in message_text(say(forms_app, new_citizen(forms_app), text))
+
+
+def offers(message: dict[str, Any]) -> list[dict[str, Any]]:
+    """The buttons under a FAQ answer that start a form."""
+    return [a for a in quick_replies(message) if fields(a).get("action") == "form_start"]
+
+
+def test_a_faq_answer_a_form_names_offers_the_form(forms_app: LiveApp) -> None:
+    """The NLU's faq/<id> leads to the form: a question about wildlife is answered, with a button to report."""
+    app = forms_app
+    with app.db.session() as db_session:
+        faq_service.seed(db_session=db_session)
+    user = new_citizen(app)
+    answer = say(app, user, "畑をイノシシに荒らされたら、どこに相談したらいいんですか？")
+    assert "農林水産" in message_text(answer)
+    [offer] = offers(answer)
+    assert offer["label"] == "LINEで報告する" and offer["displayText"] == "有害鳥獣の目撃・捕獲報告"
+    assert "有害鳥獣の目撃・捕獲報告" in message_text(tap(app, user, offer["data"]))
+    # The letter's entry offers the letter; an entry no form names offers nothing.
+    letter = say(app, new_citizen(app), "市政について提案したいことがあるのですが、どうすればいいですか？")
+    assert [o["label"] for o in offers(letter)] == ["LINEで送る"]
+    library = say(app, new_citizen(app), "図書館のカードはどうやって作れますか？")
+    assert "図書館" in message_text(library) and offers(library) == []
+    # A form staff stopped is not offered.
+    with app.db.session() as db_session:
+        form = forms_service.get_form(db_session=db_session, key="wildlife")
+        assert form is not None
+        form_flows.set_active(db_session=db_session, form=form, active=False, actor=CLERK)
+    stopped = say(app, new_citizen(app), "畑をイノシシに荒らされたら、どこに相談したらいいんですか？")
+    assert "農林水産" in message_text(stopped) and offers(stopped) == []
 
 
 def test_line_failing_to_serve_a_photo_is_tried_again_and_then_given_up(forms_app: LiveApp) -> None:
