@@ -17,6 +17,7 @@ ticked so far), n (the confirmation card's nonce).
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import timedelta
 from typing import Any
@@ -57,7 +58,7 @@ from handlers.gis.service import places
 from handlers.reservations.flow import BACK_WORDS, QUIT_WORDS
 from handlers.reservations.forms import asks_something
 from nlu.normalize import normalise
-from nlu.tokenizer import tokenize
+from nlu.tokenizer import Token, tokenize
 
 ASK = "ask"  # waiting for the answer to question `q`
 CONFIRM = "confirm"  # the card: 送信する, 戻る or やめる
@@ -256,15 +257,30 @@ def _choices_named(definition: FormDefinition, text: str) -> dict[str, str]:
     """The answers the first message already gives: 「イノシシが畑に出た」 answers 「どの動物ですか？」.
     Only a leading single-choice question whose choices the text names exactly one of (戻る undoes it)."""
     found: dict[str, str] = {}
-    words = {tok.surface for tok in tokenize(normalise(text))} if text else set()
+    tokens = tokenize(normalise(text)) if text else []
     for question in definition.questions:
         if question.kind != Kind.SINGLE_CHOICE or not definition.applies(question, found):
             break
-        named = [c for c in question.choices if normalise(c) in words]
+        named = [c for c in question.choices if _names(c, tokens)]
         if len(named) != 1:
             break
         found[question.key] = named[0]
     return found
+
+
+_KATAKANA = re.compile(r"[ァ-ヺー]+")
+
+
+def _names(choice: str, tokens: list[Token]) -> bool:
+    """Whether a word of the message is the choice: as written, in its dictionary form (いのしし and
+    猪 are イノシシ), or, for a katakana choice, by its reading (猿 is サル)."""
+    word = normalise(choice)
+    if any(tok.surface == word for tok in tokens):
+        return True
+    own = tokenize(word)
+    if len(own) == 1 and any(tok.normal == own[0].normal for tok in tokens):
+        return True
+    return _KATAKANA.fullmatch(word) is not None and any(tok.reading == word for tok in tokens)
 
 
 def start_by_button(turn: Turn) -> StepResult:

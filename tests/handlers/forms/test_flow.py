@@ -673,6 +673,26 @@ def test_a_faq_answer_a_form_names_offers_the_form(forms_app: LiveApp) -> None:
     assert "農林水産" in message_text(stopped) and offers(stopped) == []
 
 
+@pytest.mark.parametrize(
+    ("text", "animal"),
+    [("さっき裏の畑にいのししがおったよ", "イノシシ"), ("猿が屋根の上におる", "サル"), ("鹿を見ました", "シカ")],
+)
+def test_an_animal_named_in_hiragana_or_kanji_answers_the_first_question(
+    forms_app: LiveApp, text: str, animal: str
+) -> None:
+    app = forms_app
+    user = new_citizen(app)
+    first = say(app, user, text)
+    assert "写真" in message_text(first) and "どの動物" not in message_text(first)
+    tap(app, user, "action=form_skip")
+    say(app, user, "尻海")
+    for answer in ("今日", "1頭", "いいえ"):
+        say(app, user, answer)
+    send_card(app, user, tap(app, user, "action=form_skip"))
+    [case] = submissions(app, user)
+    assert answers_of(app, case)["animal"] == animal
+
+
 def test_line_failing_to_serve_a_photo_is_tried_again_and_then_given_up(forms_app: LiveApp) -> None:
     app = forms_app
     user = new_citizen(app)
