@@ -1,5 +1,5 @@
 """Where a few words decide what the topic words cannot: the classifier's best intent is overruled
-in three cases, each a mistake citizens met.
+in a few cases, each a mistake citizens met.
 
 - Withdrawal wins over the topic: 「防災の通知を切ってほしい」 names the topic of subscribing but asks
   to stop. When the best intent is a request to start something and the message says stop, leave,
@@ -9,6 +9,8 @@ in three cases, each a mistake citizens met.
   booking is needed; 「市役所は何時から開いとるん？」 asks for the office's hours, not a map. Both are
   FAQ questions. (A library's hours come on its facility card, so those stay a search.)
 - 粗大ごみ has no weekday: it is collected on application, which the FAQ explains.
+- Asking where or to whom to report (「危ない所の報告ってどこに？」) is a FAQ question, not a request
+  for the forms list: the FAQ's answer names the office and offers the form (「LINEで報告する」).
 """
 
 from __future__ import annotations
@@ -118,6 +120,8 @@ _ASKS_WHEN = re.compile(
 )
 _ASKS_WHERE = re.compile(r"どこ|場所|ばしょ|行き方|道順|地図|近く|住所|どっち")
 _REQUESTS = ("reservation_make", "class_signup")
+# Where, to whom or what to do: 「どこに言えば」「誰に連絡したら」「どうすれば」.
+_ASKS_WHERE_TO = re.compile(r"どこ(に|へ|で|って)|誰に|だれに|どうすれば|どうしたら|どうすりゃ|どがいしたら")
 # The city office's hours are a FAQ answer; other facilities' hours come on their map card.
 _CITY_OFFICE = ("市役所", "役所", "役場", "本庁", "支所", "窓口", "しやくしょ")
 
@@ -144,6 +148,8 @@ def adjust(ranking: list[IntentScore], folded: str) -> list[IntentScore]:
         and _ASKS_WHEN.search(folded)
         and not _ASKS_WHERE.search(folded)
     ):
+        return _first(ranking, "faq")
+    if best == "form_list" and _ASKS_WHERE_TO.search(folded):
         return _first(ranking, "faq")
     if best == "garbage_day" and "粗大" in folded:
         return _first(ranking, "faq")

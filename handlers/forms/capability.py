@@ -53,7 +53,8 @@ def _faq_buttons(db_session: Session, faq_id: str) -> list[QuickReplyItem]:
 CAPABILITY = Capability(
     name="forms",
     flows=(flow.FLOW,),
-    intents=frozenset({"form_list"}),  # the menu's 申請・通報 (a button, not something the NLU reads)
+    # The menu's 申請・通報, and what the NLU reads as asking for it (「通報したい」「アンケートに答えたい」).
+    intents=frozenset({"form_list"}),
     models=("handlers.forms.models",),
     admin=_admin,
     public=_public,

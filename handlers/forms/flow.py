@@ -775,13 +775,14 @@ FLOW = Flow(
     name=forms_service.FLOW_NAME,
     entry_points=[
         on_postback("form_start", start_by_button),
-        on_intent("form_list", show_list),
         on_postback("form_mine", show_mine),
         on_postback("form_case", show_case),
         on_postback("form_send", send_again),
         Route(_asks_for_mine, show_mine, "text:mine"),
         Route(_asks_for_list, show_list, "text:list"),
+        # A form's start words before the NLU's form_list: 「イノシシを通報したい」 starts the report.
         Route(_reports_something, start_by_words, "text:start"),
+        on_intent("form_list", show_list),
     ],
     states={
         ASK: with_escapes(

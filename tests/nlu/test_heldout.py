@@ -22,6 +22,7 @@ INTENTS = {
     "greet", "thanks", "help", "reservation_make", "reservation_check", "reservation_cancel",
     "class_info", "class_signup", "class_cancel", "shelter_search", "facility_search", "aed_search",
     "garbage_day", "subscribe", "unsubscribe", "handoff", "faq", "out_of_scope",
+    "form_list",  # 申請・通報 (issue #15): 「通報したい」「アンケートに答えたい」
 }  # fmt: skip
 
 

@@ -146,10 +146,26 @@ def test_faq_paraphrases_that_share_few_words_with_their_entry(
         "粗大ごみは何曜日？",
         "市役所は何時から開いとるん？",
         "支所は土曜日も開いてますか",
+        "通学路の危ないところの報告って、どこに言えばええん？",
+        "通報したいけど、誰に連絡したらいいですか",
     ],
 )
 def test_questions_about_a_service_are_not_requests_for_it(engine: EmbeddedEngine, text: str) -> None:
     assert intent(engine, text) == "faq"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ちょっと通報したいんですけど",
+        "アンケートに回答したいです",
+        "市役所に報告したいことがあるんよ",
+        "つうほうさせてください",
+    ],
+)
+def test_asking_to_report_or_answer_a_survey_is_the_forms_list(engine: EmbeddedEngine, text: str) -> None:
+    """Not 配信設定 (「通報したい」 was read as subscribe) nor a person: the list of 申請・通報."""
+    assert intent(engine, text) == "form_list"
 
 
 def test_a_move_without_a_direction_is_recognised() -> None:

@@ -643,6 +643,18 @@ def test_reports_in_other_words_start_their_form(forms_app: LiveApp, text: str, 
     assert title in message_text(say(forms_app, new_citizen(forms_app), text))
 
 
+def test_asking_to_report_shows_the_forms_and_naming_what_starts_it(forms_app: LiveApp) -> None:
+    """The NLU's form_list: 「通報したい」 (once read as joining the news) lists the forms; with a
+    form's start word the form itself starts."""
+    app = forms_app
+    for text in ("ちょっと通報したいんですけど", "アンケートに答えたいです"):
+        listing = say(app, new_citizen(app), text)
+        assert message_text(listing).startswith(t("forms.list")), text
+        assert {"有害鳥獣の目撃・捕獲報告", "市長への手紙", "私の申請・通報"} <= set(labels(listing))
+    started = say(app, new_citizen(app), "イノシシを通報したい")
+    assert "「有害鳥獣の目撃・捕獲報告」を受け付けます" in message_text(started)
+
+
 def offers(message: dict[str, Any]) -> list[dict[str, Any]]:
     """The buttons under a FAQ answer that start a form."""
     return [a for a in quick_replies(message) if fields(a).get("action") == "form_start"]
