@@ -55,6 +55,7 @@ from handlers.forms import service as forms_service
 from handlers.forms.definition import NO, YES, DateRange, FormDefinition, Kind, Question
 from handlers.forms.models import FormVersion
 from handlers.gis.service import places
+from handlers.gis.service import search as place_search
 from handlers.reservations.flow import BACK_WORDS, QUIT_WORDS
 from handlers.reservations.forms import asks_something
 from nlu.normalize import normalise
@@ -564,22 +565,62 @@ def area(turn: Turn) -> StepResult:
     district = turn.postback_fields.get("d", "")
     if question.kind != Kind.PLACE or district not in places.DISTRICTS:
         return ask(turn, definition, question)
-    return _place_chosen(turn, definition, question, places.district_ref(district))
+    place = places.district_ref(district)
+    return _place_chosen(turn, definition, question, _label(place), (place.lat, place.lon), set())
 
 
 def _place_in_words(turn: Turn, definition: FormDefinition, question: Question) -> StepResult:
-    place = places.resolve_place(turn.text)
+    """A place told in words: a landmark of the city's own (「邑久小学校の前」), else a 大字 or district."""
+    text = turn.text or ""
+    landmark = place_search.named_in(db_session=turn.db_session, text=text)
+    if landmark is not None:
+        label = t("forms.place_near", name=landmark.name)
+        return _place_chosen(turn, definition, question, label, (landmark.lat, landmark.lon), {landmark.name}, text)
+    place = places.resolve_place(text)
     if place is None:
-        if asks_something(turn.text or ""):
+        if asks_something(text):
             return _aside(turn, definition, question)
         return ask(turn, definition, question, lead=t("forms.place_unknown"))
-    return _place_chosen(turn, definition, question, place)
+    town = f"{place.district}町"
+    names = {place.label, place.label.removeprefix(town), town, place.district}
+    return _place_chosen(turn, definition, question, _label(place), (place.lat, place.lon), names, text)
 
 
-def _place_chosen(turn: Turn, definition: FormDefinition, question: Question, place: places.PlaceRef) -> StepResult:
-    label = place.label if not place.is_district else f"{place.label}（{t('forms.place_district')}）"
-    turn.data["place"] = {"name": label, "lat": place.lat, "lng": place.lon, "area": True}
-    return _answered(turn, definition, question, label)
+def _label(place: places.PlaceRef) -> str:
+    return place.label if not place.is_district else f"{place.label}（{t('forms.place_district')}）"
+
+
+# The citizen's own words about a place kept with the answer (「牛窓の港の近く」), at most this long.
+MAX_PLACE_WORDS = 100
+
+
+def _place_chosen(
+    turn: Turn,
+    definition: FormDefinition,
+    question: Question,
+    label: str,
+    point: tuple[float, float],
+    names: set[str],
+    said: str = "",
+) -> StepResult:
+    """The 大字, district or landmark as the case's place (for the map); words that say more than its
+    name (「牛窓の港の近く」) go with the answer, which is encrypted like every answer."""
+    turn.data["place"] = {"name": label, "lat": point[0], "lng": point[1], "area": True}
+    words = " ".join(said.split())[:MAX_PLACE_WORDS]
+    if not _says_more_than(words, names):
+        return _answered(turn, definition, question, label)
+    return _answered(turn, definition, question, f"{label}：{words}")
+
+
+_PLACE_FILLER = re.compile(r"[のでにへはが、。！!？?\s]|あたり|辺り|付近|周辺|近く|です|でした|ところ|所")
+
+
+def _says_more_than(words: str, names: set[str]) -> bool:
+    """Whether the words say more than the place's names (「尻海のあたり」 does not; 「牛窓の港の近く」 does)."""
+    rest = normalise(words)
+    for name in sorted((normalise(n) for n in names if n), key=len, reverse=True):
+        rest = rest.replace(name, "")
+    return bool(_PLACE_FILLER.sub("", rest))
 
 
 # 戻る, やめる, a question typed at a question ---------------------------------------------------------

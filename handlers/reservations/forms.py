@@ -177,13 +177,19 @@ def date_between(value: str, today: date, *, first: date, last: date) -> date:
 _MONTH_DAY = re.compile(rf"{dates.N}[月/.\-]{dates.N}日?")
 _DAY = re.compile(rf"{dates.N}日")
 _TRAILING = re.compile(r"(です|でした|ごろ|頃|に|の予定|予定|。)+$")
+# A time of day after the date (「きのうの夕方」「12月1日の夜8時ごろ」): the date is what is asked.
+_PART_OF_DAY = r"(早朝|朝方|朝|午前中|午前|昼前|昼過ぎ|お昼|昼|午後|夕方|夕暮れ|夜中|深夜|夜|晩|明け方)"
+_CLOCK = r"((午前|午後)?([0-9]{1,2}|[一二三四五六七八九十]{1,3})時(半|[0-9]{1,2}分)?)"
+_TIME_OF_DAY = re.compile(rf"(の{_PART_OF_DAY}{_CLOCK}?|の?{_CLOCK})(ごろ|頃|くらい|ぐらい)?$")
 
 
 def _past_event_date(value: str, today: date, *, first: date, last: date) -> date:
     """A date without a year for something that happened (a move): 「11月28日」 on 3 December is the
     most recent 28 November, and 「28日」 the most recent 28th; only when that is before `first` is it
-    the coming one (a move still planned), if that is no later than `last`. 「昨日」「先週の金曜」 too."""
+    the coming one (a move still planned), if that is no later than `last`. 「昨日」「先週の金曜」 too,
+    and a time of day after the date is let go (「きのうの夕方」 is yesterday)."""
     text = _TRAILING.sub("", nfkc(value).replace(" ", ""))
+    text = _TRAILING.sub("", _TIME_OF_DAY.sub("", text)) or text
     match = _MONTH_DAY.fullmatch(text)
     day_only = _DAY.fullmatch(text)
     if match:

@@ -25,7 +25,7 @@ from handlers.gis.models import (
     PlaceKind,
     ShelterStatus,
 )
-from handlers.gis.service.places import in_city
+from handlers.gis.service.places import in_city, normalise
 
 SCOPES = ("auto", "city", "all")
 
@@ -62,6 +62,7 @@ class LayerIndex:
         self.city, self.key, self.source, self.is_sample = layer.city, layer.key, layer.source, layer.is_sample
         self.ids = [p.id for p in places]
         self.names = [p.name for p in places]
+        self.folded_names = [normalise(p.name) for p in places]  # for names found inside a message
         self.addresses = [p.address for p in places]
         self.hazards = [tuple(p.hazards or ()) for p in places]
         self.properties = [dict(p.properties or {}) for p in places]
@@ -134,6 +135,23 @@ def indexes(*, db_session: Session, kind: PlaceKind, scope: LayerScope | None = 
     if scope is not None:
         query = query.where(Layer.scope == scope)
     return [_index_for(db_session, layer) for layer in db_session.scalars(query.order_by(Layer.id))]
+
+
+# Shorter names (「公園」) say too little to be a place on their own.
+MIN_NAME_LENGTH = 3
+
+
+def named_in(*, db_session: Session, text: str) -> Found | None:
+    """The city's own place (shelter, facility, AED site) whose name the text contains, the longest
+    name first: 「錦海小学校の前」 is 錦海小学校. A place told without GPS, by a landmark."""
+    folded = normalise(text)
+    best: tuple[int, LayerIndex, int] | None = None
+    for kind in PlaceKind:
+        for index in indexes(db_session=db_session, kind=kind, scope=LayerScope.CITY):
+            for position, name in enumerate(index.folded_names):
+                if len(name) >= MIN_NAME_LENGTH and name in folded and (best is None or len(name) > best[0]):
+                    best = (len(name), index, position)
+    return best[1].found(best[2], 0.0) if best else None
 
 
 def nearest(

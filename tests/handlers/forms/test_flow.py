@@ -28,7 +28,9 @@ from handlers.forms import jobs
 from handlers.forms import service as forms_service
 from handlers.forms.definition import FormDefinition
 from handlers.forms.models import CaseEventKind, Photo, PhotoStatus, Submission
+from handlers.gis.models import Place
 from handlers.gis.service import places
+from handlers.gis.service import seed as gis_seed
 from tests.support import (
     LiveApp,
     fields,
@@ -621,6 +623,16 @@ def test_answers_are_read_like_the_booking_form_reads_them() -> None:
     assert form_answers.read(d, "令和8年12月1日", today=today) == "2026-12-01"
     assert form_answers.read(d, "12月25日", today=today) == "2025-12-25"  # a sighting: the last 25 December
     assert form_answers.read(d, "おととい", today=today) == "2026-12-01"
+    # A time of day after the date (a sighting is told so): the date is what is asked.
+    for typed, day in (
+        ("きのうの夕方", "2026-12-02"),
+        ("昨日の朝7時ごろ", "2026-12-02"),
+        ("12月1日の夜", "2026-12-01"),
+        ("11月30日午後3時半", "2026-11-30"),
+        ("今朝", "2026-12-03"),
+        ("先週の金曜の晩です", "2026-11-27"),
+    ):
+        assert form_answers.read(d, typed, today=today) == day, typed
     assert form_answers.read(m, "C、A", today=today) == "A、C"
     assert form_answers.read(y, "ありません", today=today) == "いいえ"
     assert form_answers.read(p, "０９０ー１２３４ー５６７８", today=today) == "09012345678"
@@ -703,6 +715,33 @@ def test_an_animal_named_in_hiragana_or_kanji_answers_the_first_question(
     send_card(app, user, tap(app, user, "action=form_skip"))
     [case] = submissions(app, user)
     assert answers_of(app, case)["animal"] == animal
+
+
+def test_a_place_told_by_a_landmark_or_in_more_words_than_a_name(forms_app: LiveApp) -> None:
+    """Without GPS: a landmark of the city's own (a school on the shelter list) is its point; words
+    that say more than a 大字 or district go with the answer; a bare name adds nothing."""
+    app = forms_app
+    with app.db.session() as db_session:
+        gis_seed.seed(db_session=db_session)
+        school = db_session.scalars(select(Place).where(Place.name == "邑久小学校")).first()
+        assert school is not None
+        point = (school.lat, school.lon)
+    for typed, place_name, answer in (
+        ("邑久小学校の前の田んぼ", "邑久小学校付近", "邑久小学校付近：邑久小学校の前の田んぼ"),
+        ("牛窓の港の近く", "牛窓町（地区）", "牛窓町（地区）：牛窓の港の近く"),
+        ("尻海のあたり", "邑久町尻海", "邑久町尻海"),
+    ):
+        user = new_citizen(app)
+        say(app, user, "シカを見た")
+        tap(app, user, "action=form_skip")
+        assert "いつ" in message_text(say(app, user, typed)), typed
+        for text in ("今日", "1頭", "いいえ"):
+            say(app, user, text)
+        send_card(app, user, tap(app, user, "action=form_skip"))
+        [case] = submissions(app, user)
+        assert case.place_name == place_name and answers_of(app, case)["place"] == answer, typed
+        if typed.startswith("邑久小学校"):
+            assert (case.place_lat, case.place_lng) == point
 
 
 def test_line_failing_to_serve_a_photo_is_tried_again_and_then_given_up(forms_app: LiveApp) -> None:
