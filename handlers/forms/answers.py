@@ -78,12 +78,39 @@ def _long_text(text: str, limit: int) -> str:
     return value
 
 
+# Around a number: 「約5頭くらいです」 is 5.
+_NUMBER_BEFORE = re.compile(r"^(約|およそ|だいたい|大体|たぶん|多分)+")
+_NUMBER_AFTER = re.compile(
+    r"(頭|匹|羽|人|名|回|歳|才|件|個|本|台|か所|ヶ所|箇所|カ所|くらい|ぐらい|位|ほど|程度|ちょっと|です|でした|。)+$"
+)
+_KANJI_DIGIT = {"〇": 0, "零": 0, "一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_KANJI_UNIT = {"十": 10, "百": 100, "千": 1000}
+_KANJI_NUMBER = re.compile(r"[〇零一二三四五六七八九十百千]+")
+
+
+def kanji_number(text: str) -> int | None:
+    """Kanji numerals up to 9999 (八十二 = 82, 百五 = 105, 二〇二六 = 2026), else None."""
+    if not _KANJI_NUMBER.fullmatch(text):
+        return None
+    if not any(ch in _KANJI_UNIT for ch in text):
+        return int("".join(str(_KANJI_DIGIT[ch]) for ch in text))
+    total, digit = 0, None
+    for ch in text:
+        if ch in _KANJI_DIGIT:
+            if digit is not None:
+                return None  # 二三十: not a number
+            digit = _KANJI_DIGIT[ch]
+        else:
+            total += (1 if digit is None else digit) * _KANJI_UNIT[ch]
+            digit = None
+    return total + (digit or 0)
+
+
 def _number(question: Question, value: str) -> str:
-    text = value.replace(",", "").removesuffix("頭").removesuffix("匹").removesuffix("人").removesuffix("回")
-    text = text.removesuffix("歳").removesuffix("才").removesuffix("件").removesuffix("個").strip()
-    kanji = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
-    if text in kanji:
-        number = kanji[text]
+    text = _NUMBER_AFTER.sub("", _NUMBER_BEFORE.sub("", value.replace(",", "").replace(" ", "")))
+    kanji = kanji_number(text)
+    if kanji is not None:
+        number = kanji
     elif _NUMBER.fullmatch(text):
         number = int(text)
     else:

@@ -620,6 +620,16 @@ def test_answers_are_read_like_the_booking_form_reads_them() -> None:
     today = NOW.date()
     n, d, m, y, p = definition.questions
     assert form_answers.read(n, "３頭", today=today) == "3"
+    for typed, number in (("八頭", "8"), ("十", "10"), ("約5頭くらいです", "5"), ("だいたい７匹", "7")):
+        assert form_answers.read(n, typed, today=today) == number, typed
+    assert [form_answers.kanji_number(k) for k in ("八十二", "百五", "二〇二六", "千", "二三十", "十二")] == [
+        82,
+        105,
+        2026,
+        1000,
+        None,
+        12,
+    ]
     assert form_answers.read(d, "令和8年12月1日", today=today) == "2026-12-01"
     assert form_answers.read(d, "12月25日", today=today) == "2025-12-25"  # a sighting: the last 25 December
     assert form_answers.read(d, "おととい", today=today) == "2026-12-01"
