@@ -120,8 +120,8 @@ _ASKS_WHEN = re.compile(
 )
 _ASKS_WHERE = re.compile(r"どこ|場所|ばしょ|行き方|道順|地図|近く|住所|どっち")
 _REQUESTS = ("reservation_make", "class_signup")
-# Where, to whom or what to do: 「どこに言えば」「誰に連絡したら」「どうすれば」.
-_ASKS_WHERE_TO = re.compile(r"どこ(に|へ|で|って)|誰に|だれに|どうすれば|どうしたら|どうすりゃ|どがいしたら")
+# Where or to whom: 「どこに言えば」「誰に連絡したら」 (「どうしたら」 may well ask for the form itself).
+_ASKS_WHERE_TO = re.compile(r"どこ(に|へ|で|って)|誰に|だれに|どちらに|どなたに")
 # The city office's hours are a FAQ answer; other facilities' hours come on their map card.
 _CITY_OFFICE = ("市役所", "役所", "役場", "本庁", "支所", "窓口", "しやくしょ")
 
