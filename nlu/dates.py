@@ -30,17 +30,35 @@ N = r"([0-9]{1,4}|[〇一二三四五六七八九十]{1,3})"
 _DAY_END = r"(?=[にのはでもまか、。,.!?\s(（]|$|ごろ|頃)"
 
 
+_KANJI_UNITS = {"十": 10, "百": 100, "千": 1000}
+_KANJI_NUMBER = re.compile(r"[〇零一二三四五六七八九十百千]+")
+
+
+def kanji_number(text: str) -> int | None:
+    """Kanji numerals up to 9999 (十二 = 12, 八十二 = 82, 百五 = 105, 二〇二六 = 2026), else None
+    (二三十 is not a number)."""
+    if not _KANJI_NUMBER.fullmatch(text):
+        return None
+    if not any(ch in _KANJI_UNITS for ch in text):
+        return int("".join(str(_KANJI_DIGITS[ch]) for ch in text))
+    total, digit = 0, None
+    for ch in text:
+        if ch in _KANJI_DIGITS:
+            if digit is not None:
+                return None
+            digit = _KANJI_DIGITS[ch]
+        else:
+            total += (1 if digit is None else digit) * _KANJI_UNITS[ch]
+            digit = None
+    return total + (digit or 0)
+
+
 def number(token: str) -> int:
-    """Arabic or kanji numerals up to 99 (十二 = 12, 二十 = 20, 三十一 = 31)."""
+    """Arabic or kanji numerals (十二 = 12, 二十 = 20, 三十一 = 31); 0 for kanji that make no number,
+    which no date or time accepts."""
     if token.isdigit():
         return int(token)
-    if "十" in token:
-        tens, _, ones = token.partition("十")
-        return (_KANJI_DIGITS.get(tens, 1) if tens else 1) * 10 + (_KANJI_DIGITS.get(ones, 0) if ones else 0)
-    value = 0
-    for ch in token:
-        value = value * 10 + _KANJI_DIGITS[ch]
-    return value
+    return kanji_number(token) or 0
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from handlers.reservations.forms import (
     nfkc,
     wareki,
 )
+from nlu.dates import kanji_number
 
 __all__ = ["DOES_NOT_FIT", "OUT_OF_RANGE", "TOO_LONG", "InvalidAnswer", "display", "read"]
 
@@ -83,27 +84,6 @@ _NUMBER_BEFORE = re.compile(r"^(約|およそ|だいたい|大体|たぶん|多�
 _NUMBER_AFTER = re.compile(
     r"(頭|匹|羽|人|名|回|歳|才|件|個|本|台|か所|ヶ所|箇所|カ所|くらい|ぐらい|位|ほど|程度|ちょっと|です|でした|。)+$"
 )
-_KANJI_DIGIT = {"〇": 0, "零": 0, "一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
-_KANJI_UNIT = {"十": 10, "百": 100, "千": 1000}
-_KANJI_NUMBER = re.compile(r"[〇零一二三四五六七八九十百千]+")
-
-
-def kanji_number(text: str) -> int | None:
-    """Kanji numerals up to 9999 (八十二 = 82, 百五 = 105, 二〇二六 = 2026), else None."""
-    if not _KANJI_NUMBER.fullmatch(text):
-        return None
-    if not any(ch in _KANJI_UNIT for ch in text):
-        return int("".join(str(_KANJI_DIGIT[ch]) for ch in text))
-    total, digit = 0, None
-    for ch in text:
-        if ch in _KANJI_DIGIT:
-            if digit is not None:
-                return None  # 二三十: not a number
-            digit = _KANJI_DIGIT[ch]
-        else:
-            total += (1 if digit is None else digit) * _KANJI_UNIT[ch]
-            digit = None
-    return total + (digit or 0)
 
 
 def _number(question: Question, value: str) -> str:

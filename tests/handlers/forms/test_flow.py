@@ -31,6 +31,7 @@ from handlers.forms.models import CaseEventKind, Photo, PhotoStatus, Submission
 from handlers.gis.models import Place
 from handlers.gis.service import places
 from handlers.gis.service import seed as gis_seed
+from nlu.dates import kanji_number
 from tests.support import (
     LiveApp,
     fields,
@@ -622,7 +623,7 @@ def test_answers_are_read_like_the_booking_form_reads_them() -> None:
     assert form_answers.read(n, "３頭", today=today) == "3"
     for typed, number in (("八頭", "8"), ("十", "10"), ("約5頭くらいです", "5"), ("だいたい７匹", "7")):
         assert form_answers.read(n, typed, today=today) == number, typed
-    assert [form_answers.kanji_number(k) for k in ("八十二", "百五", "二〇二六", "千", "二三十", "十二")] == [
+    assert [kanji_number(k) for k in ("八十二", "百五", "二〇二六", "千", "二三十", "十二")] == [
         82,
         105,
         2026,
